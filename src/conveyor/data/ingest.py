@@ -1,0 +1,531 @@
+"""Ingest: stage a source, validate and type it, quarantine what is bad, append what is good.
+
+Nothing is dropped: every input row ends either in the stream's ``events`` or in its
+``quarantine`` table with file, row, column, value and reason (good + quarantined = rows).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conveyor.data.layout import (
+    CORE_CASE_COLUMNS,
+    CORE_EVENT_COLUMNS,
+    build_layout,
+    case_attributes_sql,
+    decoded_events_sql,
+)
+from conveyor.data.schema import CASE_PREFIX, ColumnMapping, resolve_mapping
+from conveyor.data.sources import Staged, stage_source
+from conveyor.data.store import Store, quote, stream_schema
+from conveyor.errors import ConveyorError, MappingError, QuarantineError
+
+__all__ = ["IngestResult", "ingest", "QUARANTINE_COLUMNS", "TIMESTAMP_FORMATS"]
+
+Progress = Callable[[str, float], None]
+
+QUARANTINE_COLUMNS = ("ingest_id", "file", "row", "column", "value", "reason", "record")
+
+#: strptime formats tried, in order, when a timestamp column is text that is not ISO-like.
+#: Day-first comes before month-first: where both parse every value, day-first wins.
+TIMESTAMP_FORMATS = (
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d/%m/%y %H:%M:%S",
+    "%d/%m/%y %H:%M",
+    "%d/%m/%y",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d",
+)
+_NULL_TOKENS = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "none")
+_SAMPLE = 100_000
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did. ``as_json()`` is what `conveyor ingest --json` prints."""
+
+    stream: str
+    source: str
+    format: str
+    rows: int
+    events_loaded: int
+    cases: int
+    quarantined: int
+    already_ingested: bool = False
+    timestamp_format: str | None = None
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "events_loaded": self.events_loaded,
+            "cases": self.cases,
+            "quarantined": self.quarantined,
+        }
+
+
+def _ensure_stream_tables(store: Store, schema: str) -> None:
+    s = quote(schema)
+    store.execute(
+        f"""
+        CREATE SCHEMA IF NOT EXISTS {s};
+        CREATE TABLE IF NOT EXISTS {s}.quarantine (
+            ingest_id INTEGER, file VARCHAR, "row" BIGINT, "column" VARCHAR, value VARCHAR,
+            reason VARCHAR, record JSON
+        );
+        """
+    )
+
+
+def _timestamp_expr(store: Store, staged: Staged, column: str, fmt: str | None) -> tuple[str, str | None]:
+    """SQL turning the source timestamp column into TIMESTAMPTZ, and the format chosen."""
+    types = dict(store.columns(staged.table))
+    col = quote(column)
+    kind = staged.declared_types.get(column, types[column]).upper()
+    if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
+        if types[column].upper().startswith("TIMESTAMP WITH TIME ZONE"):
+            return col, None
+        return f"TRY_CAST({col} AS TIMESTAMPTZ)", "ISO 8601"
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        return f"CAST(CAST({col} AS TIMESTAMP) AS TIMESTAMPTZ)", None
+    if kind in {"BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "UBIGINT", "FLOAT", "SMALLINT"}:
+        return f"to_timestamp(CAST({col} AS DOUBLE))", "Unix seconds"
+    text = f"CAST({col} AS VARCHAR)"
+    if fmt:
+        return f"CAST(try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}') AS TIMESTAMPTZ)", fmt
+    # Pick the format that parses the most of a sample; ISO 8601 (DuckDB's cast) goes first.
+    candidates = ["ISO 8601", *TIMESTAMP_FORMATS]
+    exprs = [f"count(TRY_CAST(v AS TIMESTAMPTZ))"] + [
+        f"count(try_strptime(v, '{f}'))" for f in TIMESTAMP_FORMATS
+    ]
+    counts = store.rows(
+        f"SELECT {', '.join(exprs)} FROM (SELECT {text} AS v FROM {staged.table} "
+        f"WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
+    )[0]
+    best = max(range(len(candidates)), key=lambda i: (counts[i], -i))
+    if best == 0 or counts[best] == 0:
+        return f"TRY_CAST({text} AS TIMESTAMPTZ)", "ISO 8601"
+    chosen = candidates[best]
+    return f"CAST(try_strptime({text}, '{chosen}') AS TIMESTAMPTZ)", chosen
+
+
+def _attribute_types(store: Store, staged: Staged, columns: list[str]) -> dict[str, str]:
+    """The DuckDB type each attribute column should have, inferred for text columns."""
+    types = dict(store.columns(staged.table))
+    result: dict[str, str] = {}
+    infer: list[str] = []
+    for c in columns:
+        declared = staged.declared_types.get(c)
+        if declared is not None:
+            infer.append(c)
+        elif types[c].upper() == "VARCHAR":
+            infer.append(c)
+        else:
+            result[c] = types[c]
+    if not infer:
+        return result
+    nulls = ", ".join(f"'{t}'" for t in _NULL_TOKENS)
+    parts = []
+    for i, c in enumerate(infer):
+        v = f"(CASE WHEN {quote(c)} IN ({nulls}) THEN NULL ELSE {quote(c)} END)"
+        parts.append(
+            f"count({v}) AS n{i}, count(TRY_CAST({v} AS BIGINT)) FILTER (WHERE NOT regexp_matches({v}, '^[+-]?0[0-9]')) AS i{i}, "
+            f"count(TRY_CAST({v} AS DOUBLE)) AS d{i}, count(TRY_CAST({v} AS BOOLEAN)) FILTER "
+            f"(WHERE lower({v}) IN ('true','false')) AS b{i}, count(TRY_CAST({v} AS TIMESTAMPTZ)) "
+            f"FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}')) AS t{i}"
+        )
+    row = store.rows(f"SELECT {', '.join(parts)} FROM {staged.table}")[0]
+    for i, c in enumerate(infer):
+        n, ints, dbl, boo, ts = row[5 * i : 5 * i + 5]
+        declared = staged.declared_types.get(c)
+        checks = {"BIGINT": ints, "DOUBLE": dbl, "BOOLEAN": boo, "TIMESTAMPTZ": ts, "VARCHAR": n}
+        if declared is not None:
+            result[c] = declared if n and checks.get(declared, 0) == n else "VARCHAR"
+            continue
+        result[c] = "VARCHAR"
+        if n:
+            for t in ("BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMPTZ"):
+                if checks[t] == n:
+                    result[c] = t
+                    break
+    return result
+
+
+def _attr_name(col: str, taken: set[str], reserved: tuple[str, ...]) -> str:
+    name = col
+    while name in reserved or name in taken:
+        name = f"{name}_attr"
+    taken.add(name)
+    return name
+
+
+def ingest(
+    store: Store,
+    source: str | Path | object,
+    *,
+    stream: str,
+    case_id: str | None = None,
+    activity: str | None = None,
+    timestamp: str | None = None,
+    resource: str | None = None,
+    lifecycle: str | None = None,
+    timestamp_format: str | None = None,
+    timezone: str = "UTC",
+    dedupe: bool = False,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Load ``source`` into ``stream``, creating the stream if needed.
+
+    ``source`` is a path (CSV, Parquet, XES; gzip ok) or a pandas/polars/Arrow table. Columns are
+    detected from the usual names unless given. Rows with a missing case id or activity, an
+    unparseable timestamp, or that repeat an event already in the stream are quarantined; with
+    ``dedupe`` so are exact repeats within the source; with ``strict`` any such row is an error
+    and nothing is loaded. Ingesting a file already ingested into the stream adds nothing.
+
+    >>> from conveyor.data.store import Store
+    >>> import pyarrow as pa
+    >>> store = Store()
+    >>> log = pa.table({"case_id": ["a", "a"], "activity": ["x", "y"],
+    ...                 "timestamp": ["2024-01-01 09:00", "2024-01-01 10:00"]})
+    >>> ingest(store, log, stream="demo").events_loaded
+    2
+    """
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    schema = stream_schema(stream)
+    s = quote(schema)
+
+    def step(label: str, fraction: float) -> None:
+        if progress is not None:
+            progress(label, fraction)
+
+    if isinstance(source, str):
+        source = Path(source)
+    _ensure_stream_tables(store, schema)
+    step("reading", 0.0)
+    staged = stage_source(store, source, schema=schema, progress=progress)
+    try:
+        if staged.sha256 is not None:
+            seen = store.scalar(
+                "SELECT id FROM main.ingests WHERE stream = ? AND sha256 = ? LIMIT 1",
+                [stream, staged.sha256],
+            )
+            if seen is not None:
+                return IngestResult(
+                    stream=stream,
+                    source=staged.source,
+                    format=staged.format,
+                    rows=staged.rows,
+                    events_loaded=0,
+                    cases=0,
+                    quarantined=0,
+                    already_ingested=True,
+                    seconds=time.perf_counter() - started,
+                )
+        columns = [c for c, _ in store.columns(staged.table) if c != "_row"]
+        if not columns and staged.rows == 0:
+            columns = []
+        mapping = resolve_mapping(
+            columns,
+            file=staged.source,
+            case_id=case_id,
+            activity=activity,
+            timestamp=timestamp,
+            resource=resource,
+            lifecycle=lifecycle,
+        )
+        step("validating", 0.3)
+        with store.transaction():
+            result = _load(store, staged, mapping, stream=stream, schema=schema, timezone=timezone,
+                           timestamp_format=timestamp_format, dedupe=dedupe, strict=strict,
+                           started_at=started_at, started=started, step=step)
+    finally:
+        store.execute(f"DROP TABLE IF EXISTS {s}._stage; DROP TABLE IF EXISTS {s}._stage_rejects; "
+                      f"DROP TABLE IF EXISTS {s}._typed")
+    step("done", 1.0)
+    return result
+
+
+def _load(
+    store: Store,
+    staged: Staged,
+    mapping: ColumnMapping,
+    *,
+    stream: str,
+    schema: str,
+    timezone: str,
+    timestamp_format: str | None,
+    dedupe: bool,
+    strict: bool,
+    started_at: datetime,
+    started: float,
+    step: Progress,
+) -> IngestResult:
+    s = quote(schema)
+    stage = staged.table
+    ingest_id = int(store.scalar("SELECT nextval('main.ingest_ids')"))
+    roles = set(mapping.roles().values())
+    extras = [c for c, _ in store.columns(stage) if c not in roles and c != "_row"]
+    case_cols = [c for c in extras if c.startswith(CASE_PREFIX)]
+    event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
+    attr_types = _attribute_types(store, staged, extras)
+    try:
+        store.execute(f"SET TimeZone = '{timezone.replace(chr(39), '')}'")
+    except Exception as exc:
+        raise ConveyorError(f"unknown timezone {timezone!r}", hint="use an IANA name such as Europe/Amsterdam") from exc
+    try:
+        ts_expr, ts_format = _timestamp_expr(store, staged, mapping.timestamp, timestamp_format)
+        nulls = ", ".join(f"'{t}'" for t in _NULL_TOKENS)
+
+        def text(col: str | None) -> str:
+            if col is None:
+                return "NULL::VARCHAR"
+            v = f"CAST({quote(col)} AS VARCHAR)"
+            return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
+
+        def typed(col: str) -> str:
+            t = attr_types[col]
+            v = f"(CASE WHEN CAST({quote(col)} AS VARCHAR) IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
+            return f"TRY_CAST({v} AS {t})" if t != "VARCHAR" else f"CAST({v} AS VARCHAR)"
+
+        taken: set[str] = set()
+        ev_names = {c: _attr_name(c, taken, CORE_EVENT_COLUMNS) for c in event_cols}
+        taken_case: set[str] = set()
+        case_names = {
+            c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols
+        }
+        attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in ev_names.items())
+        case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in case_names.items())
+        fp_cols = ["case_id", "activity", "ts", "resource", "lifecycle", *ev_names.values()]
+        store.execute(
+            f"""
+            CREATE OR REPLACE TABLE {s}._typed AS
+            SELECT *, hash({', '.join(quote(c) for c in fp_cols)}) AS fp FROM (
+                SELECT {staged.row_expr} AS _row,
+                       {text(mapping.case_id)} AS case_id,
+                       {text(mapping.activity)} AS activity,
+                       {ts_expr} AS ts,
+                       CAST({quote(mapping.timestamp)} AS VARCHAR) AS _ts_raw,
+                       {text(mapping.resource)} AS resource,
+                       {text(mapping.lifecycle)} AS lifecycle{attr_sel}{case_sel}
+                FROM {stage}
+            )
+            """
+        )
+    finally:
+        store.execute("SET TimeZone = 'UTC'")
+
+    # Reasons, first problem wins: case id, activity, timestamp, then duplicates.
+    ts_col = mapping.timestamp
+    reason_sql = f"""
+        CASE WHEN case_id IS NULL THEN 'missing case id'
+             WHEN activity IS NULL THEN 'missing activity'
+             WHEN _ts_raw IS NULL OR trim(_ts_raw) = '' THEN 'missing timestamp'
+             WHEN ts IS NULL THEN 'unparseable timestamp'
+        END"""
+    column_sql = f"""
+        CASE WHEN case_id IS NULL THEN '{mapping.case_id.replace("'", "''")}'
+             WHEN activity IS NULL THEN '{mapping.activity.replace("'", "''")}'
+             ELSE '{ts_col.replace("'", "''")}' END"""
+    value_sql = f"""
+        CASE WHEN case_id IS NULL THEN NULL WHEN activity IS NULL THEN NULL ELSE _ts_raw END"""
+    store.execute(f"ALTER TABLE {s}._typed ADD COLUMN _reason VARCHAR")
+    store.execute(f"UPDATE {s}._typed SET _reason = {reason_sql} WHERE case_id IS NULL OR activity IS NULL OR ts IS NULL")
+    existing = store.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
+        [schema],
+    )
+    if dedupe:
+        store.execute(
+            f"""
+            UPDATE {s}._typed t SET _reason = 'duplicate of row ' || d.first_row
+            FROM (SELECT _row, min(_row) OVER (PARTITION BY fp, case_id, activity, ts) AS first_row
+                  FROM {s}._typed WHERE _reason IS NULL) d
+            WHERE t._row = d._row AND d.first_row <> d._row
+            """
+        )
+    if existing:
+        store.execute(
+            f"""
+            UPDATE {s}._typed t SET _reason = 'duplicate of an event already in the stream (ingest '
+                || d.ingest_id || ')'
+            FROM (SELECT e.fp, c.case_id, e.ts, min(e.ingest_id) AS ingest_id
+                  FROM {s}.events e JOIN {s}.cases c USING (case_idx)
+                  WHERE e.fp IN (SELECT fp FROM {s}._typed) GROUP BY ALL) d
+            WHERE t._reason IS NULL AND t.fp = d.fp AND t.case_id = d.case_id AND t.ts = d.ts
+            """
+        )
+    file_label = staged.source
+    # A row's whole source record goes with it, so nothing is lost.
+    stage_cols = [c for c, _ in store.columns(stage) if c != "_row"]
+    record = "to_json({" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': {quote(c)}" for c in stage_cols) + "})"
+    store.execute(
+        f"""
+        INSERT INTO {s}.quarantine
+        SELECT ?, ?, t._row,
+               CASE WHEN t._reason LIKE 'duplicate%' THEN NULL ELSE {column_sql} END,
+               CASE WHEN t._reason LIKE 'duplicate%' THEN NULL ELSE {value_sql} END,
+               t._reason, r.rec
+        FROM {s}._typed t
+        JOIN (SELECT {staged.row_expr} AS _row, {record} AS rec FROM {stage}) r USING (_row)
+        WHERE t._reason IS NOT NULL
+        ORDER BY t._row
+        """,
+        [ingest_id, file_label],
+    )
+    for line, message, raw in staged.rejects:
+        store.execute(
+            f"INSERT INTO {s}.quarantine VALUES (?, ?, ?, NULL, ?, ?, ?)",
+            [ingest_id, file_label, line, raw, f"malformed line: {message}", json.dumps({"line": raw})],
+        )
+    reasons = dict(
+        store.rows(
+            f"SELECT regexp_replace(reason, ' \\(ingest.*|of row .*', ''), count(*) FROM {s}.quarantine "
+            "WHERE ingest_id = ? GROUP BY ALL ORDER BY 2 DESC",
+            [ingest_id],
+        )
+    )
+    quarantined = sum(int(v) for v in reasons.values())
+    if strict and quarantined:
+        first = store.rows(
+            f'SELECT file, "row", "column", value, reason FROM {s}.quarantine WHERE ingest_id = ? '
+            'ORDER BY "row" LIMIT 1',
+            [ingest_id],
+        )[0]
+        detail = dict(zip(("file", "row", "column", "value", "reason"), first, strict=True))
+        raise QuarantineError(
+            f"{quarantined} row(s) of {staged.source} would be quarantined (--strict); nothing was "
+            f"loaded. First: row {detail['row']}"
+            + (f", column {detail['column']!r}, value {detail['value']!r}" if detail["column"] else "")
+            + f": {detail['reason']}",
+            count=quarantined,
+            first=detail,
+        )
+
+    step("sorting and encoding", 0.6)
+    loaded = int(store.scalar(f"SELECT count(*) FROM {s}._typed WHERE _reason IS NULL"))
+    new_cases = int(store.scalar(f"SELECT count(DISTINCT case_id) FROM {s}._typed WHERE _reason IS NULL"))
+    if loaded:
+        base = int(store.scalar(f"SELECT coalesce(max(seq), 0) FROM {s}.events") if existing else 0)
+        ev_attr = "".join(f", {quote(n)}" for n in ev_names.values())
+        new_events = (
+            f"SELECT case_id, activity, ts, resource, lifecycle, {base} + row_number() OVER (ORDER BY _row) AS seq, "
+            f"fp, {ingest_id}::INTEGER AS ingest_id{ev_attr} FROM {s}._typed WHERE _reason IS NULL"
+        )
+        case_attr_cols = [f"case:{n}" for n in case_names.values()]
+        new_case_attrs = None
+        if case_attr_cols:
+            aggs = ", ".join(
+                f"arg_min({quote(c)}, _row) FILTER (WHERE {quote(c)} IS NOT NULL) AS {quote(c.removeprefix('case:'))}"
+                for c in case_attr_cols
+            )
+            new_case_attrs = f"SELECT case_id, {aggs} FROM {s}._typed WHERE _reason IS NULL GROUP BY case_id"
+        if existing:
+            events_sql = f"({decoded_events_sql(store, schema)}) UNION ALL BY NAME ({new_events})"
+            old_attrs = case_attributes_sql(store, schema)
+            case_attrs = _merge_case_attrs(store, old_attrs, new_case_attrs)
+        else:
+            events_sql = new_events
+            case_attrs = new_case_attrs
+        build_layout(store, schema, events_sql=events_sql, case_attrs_sql=case_attrs)
+
+    _update_catalog(store, stream, schema, started_at)
+    seconds = time.perf_counter() - started
+    store.execute(
+        "INSERT INTO main.ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ingest_id,
+            stream,
+            staged.source,
+            staged.format,
+            staged.sha256,
+            staged.rows,
+            loaded,
+            quarantined,
+            started_at,
+            seconds,
+            json.dumps({**mapping.as_dict(), "timestamp_format": ts_format}),
+        ],
+    )
+    return IngestResult(
+        stream=stream,
+        source=staged.source,
+        format=staged.format,
+        rows=staged.rows,
+        events_loaded=loaded,
+        cases=new_cases,
+        quarantined=quarantined,
+        timestamp_format=ts_format,
+        mapping=mapping.as_dict(),
+        reasons={str(k): int(v) for k, v in reasons.items()},
+        seconds=seconds,
+    )
+
+
+def _merge_case_attrs(store: Store, old: str | None, new: str | None) -> str | None:
+    """Case attributes after an append: values already stored win, new cases add theirs."""
+    if old is None or new is None:
+        return old or new
+    store.execute(f"CREATE OR REPLACE TEMP TABLE _old_attrs AS {old}")
+    store.execute(f"CREATE OR REPLACE TEMP TABLE _new_attrs AS {new}")
+    old_cols = {c for c, _ in store.columns("_old_attrs")} - {"case_id"}
+    new_cols = {c for c, _ in store.columns("_new_attrs")} - {"case_id"}
+    parts = []
+    for c in sorted(old_cols | new_cols):
+        q = quote(c)
+        if c in old_cols and c in new_cols:
+            parts.append(f"coalesce(o.{q}, n.{q}) AS {q}")
+        elif c in old_cols:
+            parts.append(f"o.{q}")
+        else:
+            parts.append(f"n.{q}")
+    return (
+        f"SELECT coalesce(o.case_id, n.case_id) AS case_id, {', '.join(parts)} "
+        "FROM _old_attrs o FULL JOIN _new_attrs n USING (case_id)"
+    )
+
+
+def _update_catalog(store: Store, stream: str, schema: str, now: datetime) -> None:
+    s = quote(schema)
+    has_events = store.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
+        [schema],
+    )
+    if has_events:
+        events, first, last = store.rows(f"SELECT count(*), min(ts), max(ts) FROM {s}.events")[0]
+        cases = store.scalar(f"SELECT count(*) FROM {s}.cases")
+        activities = store.scalar(f"SELECT count(*) FROM {s}.activities")
+    else:
+        events, first, last, cases, activities = 0, None, None, 0, 0
+    quarantined = store.scalar(f"SELECT count(*) FROM {s}.quarantine")
+    store.execute(
+        """
+        INSERT INTO main.streams VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at, events = excluded.events,
+            cases = excluded.cases, activities = excluded.activities, first_ts = excluded.first_ts,
+            last_ts = excluded.last_ts, quarantined = excluded.quarantined
+        """,
+        [stream, now, now, events, cases, activities, first, last, quarantined],
+    )

@@ -1,0 +1,303 @@
+"""Sources: turn a file or an in-memory table into a staging table in the store.
+
+A staged source is a table of the source's own columns plus ``_row``: the line number in the
+file for CSV (header is line 1) and XES (the line of the ``<event>`` tag), the 1-based row
+number for Parquet and in-memory tables. Malformed CSV lines are staged too, as rejects.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from conveyor.data.store import Store, quote
+from conveyor.data.xes import XES_TYPES, read_xes
+from conveyor.errors import SourceError
+
+__all__ = ["Staged", "detect_format", "stage_source", "FORMATS"]
+
+FORMATS = ("csv", "parquet", "xes", "frame")
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class Staged:
+    """What staging produced: the table name and what is known of each column."""
+
+    table: str
+    source: str
+    format: str
+    rows: int
+    #: Column -> DuckDB type the values should be cast to (known types from XES or Parquet).
+    declared_types: dict[str, str] = field(default_factory=dict)
+    #: Malformed lines: (line, message, raw text) for CSV rows DuckDB could not split.
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    sha256: str | None = None
+    encoding: str | None = None
+    #: SQL giving each staged row's source row (line) number.
+    row_expr: str = "_row"
+
+
+def detect_format(path: Path) -> str:
+    """Tell the format from the name, then check the bytes agree."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith(".xes"):
+        return "xes"
+    if name.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    raise SourceError(
+        f"cannot tell the format from the name {path.name!r}",
+        file=str(path),
+        hint="conveyor reads .csv/.tsv/.txt (optionally .gz), .parquet and .xes/.xes.gz files",
+    )
+
+
+def _head(path: Path, n: int = 1 << 16) -> bytes:
+    """The first ``n`` bytes of the (decompressed) file; checks gzip integrity of that much."""
+    with path.open("rb") as f:
+        raw = f.read(n)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            inflater = zlib.decompressobj(wbits=47)
+            return inflater.decompress(raw, n)
+        except zlib.error as exc:
+            raise SourceError(f"corrupt gzip data: {exc}", file=str(path), hint="copy the file again") from exc
+    if path.name.lower().endswith(".gz"):
+        raise SourceError("named .gz but is not gzip-compressed", file=str(path), hint="rename it without .gz")
+    return raw
+
+
+def _check_gzip_complete(path: Path) -> None:
+    """Read a gzip file to its end; a truncated one gives a clear error instead of bad data."""
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 22):
+                pass
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        raise SourceError(
+            f"the gzip stream is damaged or ends early ({exc})",
+            file=str(path),
+            hint="the file was cut short or corrupted; copy or download it again",
+        ) from exc
+
+
+def _sniff_encoding(head: bytes, file: str) -> str:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise SourceError(
+            "looks binary (it contains NUL bytes), not like delimited text",
+            file=file,
+            hint="is this the right file? conveyor reads CSV, Parquet and XES",
+        )
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 4:  # a character cut by the sample's end
+            return "utf-8"
+        return "latin-1"
+
+
+def _file_sha256(path: Path, out: list[str]) -> None:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    out.append(digest.hexdigest())
+
+
+def stage_source(
+    store: Store,
+    source: Path | object,
+    *,
+    schema: str,
+    progress: Progress | None = None,
+) -> Staged:
+    """Stage ``source`` (a path, or a pandas/polars/Arrow table) as ``schema._stage``."""
+    table = f"{quote(schema)}._stage"
+    store.execute(f"DROP TABLE IF EXISTS {table}")
+    if not isinstance(source, Path):
+        return _stage_frame(store, source, table)
+    if not source.exists():
+        raise SourceError("no such file", file=str(source), hint="check the path")
+    if not source.is_file():
+        raise SourceError("is not a file", file=str(source), hint="pass a file, not a folder")
+    fmt = detect_format(source)
+    sha: list[str] = []
+    hasher = threading.Thread(target=_file_sha256, args=(source, sha), daemon=True)
+    hasher.start()
+    if fmt == "csv":
+        staged = _stage_csv(store, source, table)
+    elif fmt == "parquet":
+        staged = _stage_parquet(store, source, table)
+    else:
+        staged = _stage_xes(store, source, table, progress)
+    hasher.join()
+    staged.sha256 = sha[0] if sha else None
+    return staged
+
+
+def _stage_csv(store: Store, path: Path, table: str) -> Staged:
+    file = str(path)
+    head = _head(path)
+    encoding = _sniff_encoding(head, file)
+    if head[:2] == b"\x1f\x8b" or path.name.lower().endswith(".gz"):
+        _check_gzip_complete(path)
+    if not head.strip():
+        raise SourceError("is empty", file=file, hint="export the log again; the file has no rows")
+    options = (
+        "all_varchar = true, header = true, store_rejects = true, "
+        "rejects_scan = '_csv_scan', rejects_table = '_csv_rejects', "
+        f"encoding = '{encoding}', null_padding = false, strict_mode = true"
+    )
+    try:
+        store.execute(
+            f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, {options})",
+            [file],
+        )
+        rejects = store.rows(
+            "SELECT line, error_message, csv_line FROM _csv_rejects ORDER BY line"
+        )
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"cannot be read as delimited text: {str(exc).splitlines()[0]}",
+            file=file,
+            hint="check the delimiter, quoting and encoding; conveyor detects , ; tab and |",
+        ) from exc
+    finally:
+        store.execute("DROP TABLE IF EXISTS _csv_rejects; DROP TABLE IF EXISTS _csv_scan")
+    # Rows are staged in file order, so rowid + 2 is the line (header is line 1) until a rejected
+    # line intervenes: accepted row r sits at r + 2 + #{j : reject_line[j] - j <= r + 2}.
+    reject_lines = sorted(int(r[0]) for r in rejects)
+    row_expr = "(rowid + 2)"
+    if reject_lines:
+        shifts = table.replace("._stage", "._stage_rejects")
+        store.execute(f"CREATE OR REPLACE TABLE {shifts} (k BIGINT)")
+        store.execute(f"INSERT INTO {shifts} SELECT unnest(?::BIGINT[])", [[L - j for j, L in enumerate(reject_lines)]])
+        row_expr = f"(rowid + 2 + (SELECT count(*) FROM {shifts} WHERE k <= rowid + 2))"
+    rows = int(store.scalar(f"SELECT count(*) FROM {table}"))
+    return Staged(
+        table=table,
+        source=file,
+        format="csv",
+        rows=rows + len(rejects),
+        rejects=[(int(r[0]), str(r[1]), str(r[2])) for r in rejects],
+        encoding=encoding,
+        row_expr=row_expr,
+    )
+
+
+def _stage_parquet(store: Store, path: Path, table: str) -> Staged:
+    file = str(path)
+    with path.open("rb") as f:
+        magic = f.read(4)
+        tail = b""
+        if path.stat().st_size >= 8:
+            f.seek(-4, 2)
+            tail = f.read(4)
+    if magic != b"PAR1" or tail != b"PAR1":
+        raise SourceError(
+            "is not a complete Parquet file (its PAR1 markers are missing)",
+            file=file,
+            hint="the file may be truncated or another format; re-export it",
+        )
+    try:
+        store.execute(
+            f"CREATE TABLE {table} AS SELECT * REPLACE (file_row_number + 1 AS file_row_number) "
+            "FROM read_parquet(?, file_row_number = true)",
+            [file],
+        )
+        store.execute(f"ALTER TABLE {table} RENAME COLUMN file_row_number TO _row")
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"cannot be read as Parquet: {str(exc).splitlines()[0]}", file=file, hint="re-export it"
+        ) from exc
+    rows = int(store.scalar(f"SELECT count(*) FROM {table}"))
+    return Staged(table=table, source=file, format="parquet", rows=rows)
+
+
+def _to_arrow(frame: object) -> Any:
+    import pyarrow as pa
+
+    if isinstance(frame, pa.Table):
+        return frame
+    if isinstance(frame, pa.RecordBatch):
+        return pa.Table.from_batches([frame])
+    module = type(frame).__module__.split(".")[0]
+    if module == "polars":
+        return frame.to_arrow()  # type: ignore[attr-defined]
+    if module == "pandas":
+        return pa.Table.from_pandas(frame, preserve_index=False)  # type: ignore[arg-type]
+    if hasattr(frame, "__arrow_c_stream__"):
+        return pa.table(frame)
+    raise SourceError(
+        f"cannot ingest a {type(frame).__name__}",
+        file="<python object>",
+        hint="pass a path, a pandas or polars DataFrame, or a pyarrow Table",
+    )
+
+
+def _stage_frame(store: Store, frame: object, table: str) -> Staged:
+    import pyarrow as pa
+
+    arrow = _to_arrow(frame)
+    arrow = arrow.append_column("_row", pa.array(range(1, arrow.num_rows + 1), pa.int64()))
+    store.register("_frame_in", arrow)
+    try:
+        store.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame_in")
+    finally:
+        store.unregister("_frame_in")
+    return Staged(table=table, source=f"<{type(frame).__module__.split('.')[0]} table>", format="frame", rows=arrow.num_rows)
+
+
+def _stage_xes(store: Store, path: Path, table: str, progress: Progress | None) -> Staged:
+    events_t, traces_t = f"{table}_ev", f"{table}_tr"
+    store.execute(f"DROP TABLE IF EXISTS {events_t}; DROP TABLE IF EXISTS {traces_t}")
+    known: dict[str, set[str]] = {events_t: set(), traces_t: set()}
+    types: dict[str, str] = {}
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress("reading XES", done / total if total else 1.0)
+
+    try:
+        for chunk in read_xes(path, on_progress=report):
+            types.update(chunk.types)
+            for target, arrow in ((events_t, chunk.events), (traces_t, chunk.traces)):
+                store.register("_xes_chunk", arrow)
+                try:
+                    if not known[target]:
+                        store.execute(f"CREATE TABLE {target} AS SELECT * FROM _xes_chunk")
+                    else:
+                        for col in arrow.column_names:
+                            if col not in known[target]:
+                                store.execute(f"ALTER TABLE {target} ADD COLUMN {quote(col)} VARCHAR")
+                        store.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _xes_chunk")
+                    known[target].update(arrow.column_names)
+                finally:
+                    store.unregister("_xes_chunk")
+        trace_cols = [c for c, _ in store.columns(traces_t) if c != "_trace"]
+        sel = ", ".join(f"t.{quote(c)}" for c in trace_cols)
+        store.execute(
+            f"CREATE TABLE {table} AS SELECT e.* EXCLUDE (_trace){', ' + sel if sel else ''} "
+            f"FROM {events_t} e LEFT JOIN {traces_t} t USING (_trace) ORDER BY e._row"
+        )
+    finally:
+        store.execute(f"DROP TABLE IF EXISTS {events_t}; DROP TABLE IF EXISTS {traces_t}")
+    rows = int(store.scalar(f"SELECT count(*) FROM {table}"))
+    declared = {k: XES_TYPES.get(v, "VARCHAR") for k, v in types.items()}
+    return Staged(table=table, source=str(path), format="xes", rows=rows, declared_types=declared)
