@@ -1,0 +1,46 @@
+# conveyor's one task runner. CI calls `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint typecheck pytest bench bench-env clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install conveyor and its tools from the lock file
+
+demo: install ## Build the demo company workspace in ./conveyor-demo and summarise it
+	$(BIN)/conveyor demo conveyor-demo
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install ## mypy on the package
+	$(BIN)/mypy src/conveyor
+
+pytest: install ## The whole pytest suite
+	$(BIN)/pytest
+
+test: lint typecheck pytest ## Everything CI runs: lint, types, the whole test suite
+
+bench-env: ## A separate environment with PM4Py and its own default dependencies (pandas 3)
+	@test -x .venv-pm4py/bin/python || $(PY) -m venv .venv-pm4py
+	.venv-pm4py/bin/python -m pip install --quiet --disable-pip-version-check pm4py==2.7.23.11 rustxes==0.2.11 psutil
+
+bench: install bench-env ## Run the benchmarks and print ratios against PM4Py
+	$(BIN)/python bench/ingest.py --reference-python .venv-pm4py/bin/python
+
+clean: ## Remove the virtual environments and caches
+	rm -rf $(VENV) .venv-pm4py .pytest_cache .mypy_cache .ruff_cache conveyor-demo

@@ -1,0 +1,77 @@
+"""Pieces every command shares: the workspace option, JSON output, errors, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from conveyor.errors import ConveyorError
+
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="CONVEYOR_WORKSPACE",
+        help="Workspace folder (default: $CONVEYOR_WORKSPACE, else the current folder).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _default(value: object) -> object:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    """JSON to stdout, plain (no colour codes), one document."""
+    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn conveyor errors into a message and exit code 1, never a traceback."""
+    try:
+        yield
+    except ConveyorError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+        if exc.hint:
+            err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def progress_reporter(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
+    """A Rich progress bar on stderr when it is a terminal and not ``--quiet``."""
+    if not enabled or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def update(label: str, fraction: float) -> None:
+            bar.update(task, description=label, completed=max(0.0, min(1.0, fraction)))
+
+        yield update

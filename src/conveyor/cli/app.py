@@ -1,0 +1,198 @@
+"""The Typer application and its commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json, progress_reporter
+
+app = typer.Typer(
+    name="conveyor",
+    help="conveyor: ingest event data, map and measure value streams, automate, plan.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def init(
+    directory: Annotated[str | None, typer.Argument(help="Folder to make a workspace in (default: current).")] = None,
+) -> None:
+    """Make a workspace: conveyor.toml (documented settings) and an embedded DuckDB file."""
+    from conveyor.workspace import init_workspace
+
+    with handled():
+        root = init_workspace(directory)
+    console.print(f"workspace ready in [bold]{root}[/]")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV/TSV (gzip ok), Parquet, or XES (.xes, .xes.gz) file.")],
+    stream: Annotated[str | None, typer.Option("--stream", "-s", help="Stream to load into (default: the file's name).")] = None,
+    case_id: Annotated[str | None, typer.Option(help="Column holding the case id.")] = None,
+    activity: Annotated[str | None, typer.Option(help="Column holding the activity.")] = None,
+    timestamp: Annotated[str | None, typer.Option(help="Column holding the timestamp.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Column holding the resource (optional).")] = None,
+    lifecycle: Annotated[str | None, typer.Option(help="Column holding the lifecycle transition (optional).")] = None,
+    timestamp_format: Annotated[
+        str | None, typer.Option(help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="Timezone of timestamps without an offset (default from conveyor.toml).")] = None,
+    dedupe: Annotated[bool | None, typer.Option("--dedupe/--no-dedupe", help="Quarantine exact repeats of an earlier row.")] = None,
+    strict: Annotated[bool, typer.Option(help="Fail, loading nothing, if any row would be quarantined.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Load an event log into a stream; bad rows go to quarantine with their reasons."""
+    from conveyor.data.ingest import ingest as run_ingest
+    from conveyor.workspace import open_workspace
+
+    name = stream or _stream_name(file)
+    with handled(), open_workspace(workspace) as ws, progress_reporter(not quiet and not json) as progress:
+        result = run_ingest(
+            ws.store,
+            file,
+            stream=name,
+            case_id=case_id,
+            activity=activity,
+            timestamp=timestamp,
+            resource=resource,
+            lifecycle=lifecycle,
+            timestamp_format=timestamp_format,
+            timezone=timezone or ws.settings.ingest.timezone,
+            dedupe=ws.settings.ingest.dedupe if dedupe is None else dedupe,
+            strict=strict,
+            progress=progress,
+        )
+    if json:
+        print_json(result.as_json())
+        return
+    if result.already_ingested:
+        console.print(f"{file} was already ingested into [bold]{name}[/]: nothing added.")
+        return
+    console.print(
+        f"[bold]{name}[/]: loaded {result.events_loaded:,} events in {result.cases:,} cases "
+        f"from {result.rows:,} rows ({result.seconds:.2f} s)"
+    )
+    if result.quarantined:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in result.reasons.items())
+        console.print(
+            f"[yellow]quarantined {result.quarantined:,} rows[/] ({why}); see `conveyor quarantine {name}`"
+        )
+
+
+def _stream_name(file: Path) -> str:
+    import re
+
+    stem = file.name.lower()
+    for ext in (".gz", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".xes"):
+        stem = stem.removesuffix(ext)
+    return re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_") or "events"
+
+
+@app.command()
+def streams(workspace: WorkspaceOpt = None, json: JsonOpt = False) -> None:
+    """List the workspace's streams with their size and time span."""
+    from rich.table import Table
+
+    from conveyor.workspace import open_workspace
+
+    with handled(), open_workspace(workspace, read_only=True) as ws:
+        infos = ws.store.streams()
+    if json:
+        print_json([s.as_dict() for s in infos])
+        return
+    if not infos:
+        console.print("no streams yet: `conveyor ingest FILE --stream NAME` loads one")
+        return
+    table = Table("name", "events", "cases", "activities", "first", "last", "quarantined")
+    for s in infos:
+        table.add_row(
+            s.name,
+            f"{s.events:,}",
+            f"{s.cases:,}",
+            f"{s.activities:,}",
+            s.first.strftime("%Y-%m-%d %H:%M") if s.first else "",
+            s.last.strftime("%Y-%m-%d %H:%M") if s.last else "",
+            f"{s.quarantined:,}",
+        )
+    console.print(table)
+
+
+@app.command()
+def quarantine(
+    stream: Annotated[str, typer.Argument(help="Stream whose rejected rows to show.")],
+    limit: Annotated[int | None, typer.Option(help="Show at most this many rows.")] = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show rows rejected by ingest: file, row, column, value and reason."""
+    from rich.table import Table
+
+    from conveyor.data import quarantine_rows
+    from conveyor.workspace import open_workspace
+
+    with handled(), open_workspace(workspace, read_only=True) as ws:
+        rows = quarantine_rows(ws.store, stream, limit=limit)
+    if json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"nothing quarantined in {stream}")
+        return
+    table = Table("ingest", "file", "row", "column", "value", "reason")
+    for r in rows:
+        table.add_row(*(("" if r[k] is None else str(r[k])) for k in ("ingest_id", "file", "row", "column", "value", "reason")))
+    console.print(table)
+
+
+@app.command()
+def export(
+    stream: Annotated[str, typer.Argument(help="Stream to export.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv, .csv.gz, .parquet, .xes or .xes.gz.")],
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Write a stream to CSV, Parquet or XES (readable by conveyor and PM4Py)."""
+    from conveyor.data import export_stream
+    from conveyor.workspace import open_workspace
+
+    with handled(), open_workspace(workspace, read_only=True) as ws:
+        n = export_stream(ws.store, stream, out)
+    if json:
+        print_json({"stream": stream, "out": str(out), "events": n})
+    else:
+        console.print(f"wrote {n:,} events of [bold]{stream}[/] to {out}")
+
+
+@app.command()
+def demo(
+    directory: Annotated[str | None, typer.Argument(help="Folder for the demo workspace (default: ./conveyor-demo).")] = None,
+    cases: Annotated[int | None, typer.Option(help="Orders to simulate; other streams scale with it (default 2,000).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same company.")] = 7,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Create a workspace holding a simulated mid-sized company, ingest it and summarise it."""
+    from conveyor.demo import run_demo
+
+    target = directory or "conveyor-demo"
+    with handled(), progress_reporter(not quiet and not json) as progress:
+        summary = run_demo(target, cases=cases, seed=seed, progress=progress)
+    if json:
+        print_json(summary)
+        return
+    from conveyor.cli.render import render_demo
+
+    render_demo(console, summary)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

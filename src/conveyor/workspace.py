@@ -1,0 +1,75 @@
+"""Workspaces: a folder with ``conveyor.toml`` and the DuckDB file it names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.config import CONFIG_FILE, Settings, default_toml, load_settings
+from conveyor.data.store import Store
+from conveyor.errors import WorkspaceError
+
+__all__ = ["Workspace", "init_workspace", "open_workspace", "resolve_workspace_dir", "ENV_WORKSPACE"]
+
+ENV_WORKSPACE = "CONVEYOR_WORKSPACE"
+
+
+@dataclass
+class Workspace:
+    """An open workspace: its folder, settings and store. Close it (or use ``with``) when done."""
+
+    root: Path
+    settings: Settings
+    store: Store
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def resolve_workspace_dir(path: str | Path | None = None) -> Path:
+    """The folder a command works in: the argument, else ``$CONVEYOR_WORKSPACE``, else ``.``."""
+    if path is None or str(path) == "":
+        path = os.environ.get(ENV_WORKSPACE) or "."
+    return Path(path).expanduser().resolve()
+
+
+def init_workspace(path: str | Path | None = None) -> Path:
+    """Create a workspace (settings file and empty store) in ``path``; idempotent."""
+    root = resolve_workspace_dir(path)
+    if root.exists() and not root.is_dir():
+        raise WorkspaceError(f"{root} exists and is not a folder", path=str(root), hint="choose another path")
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / CONFIG_FILE
+    if not config.exists():
+        config.write_text(default_toml(), encoding="utf-8")
+    settings = load_settings(root)
+    Store(root / settings.store.path).close()
+    return root
+
+
+def open_workspace(path: str | Path | None = None, *, read_only: bool = False) -> Workspace:
+    """Open the workspace at ``path`` (see :func:`resolve_workspace_dir`)."""
+    root = resolve_workspace_dir(path)
+    if not (root / CONFIG_FILE).is_file():
+        raise WorkspaceError(
+            f"{root} is not a conveyor workspace (it has no {CONFIG_FILE})",
+            path=str(root),
+            hint="run `conveyor init DIR` (or `conveyor demo DIR`), then pass --workspace DIR "
+            f"or set {ENV_WORKSPACE}",
+        )
+    settings = load_settings(root)
+    store_path = root / settings.store.path
+    store = Store(
+        store_path,
+        threads=settings.store.threads,
+        memory_limit=settings.store.memory_limit,
+        read_only=read_only and store_path.exists(),
+    )
+    return Workspace(root=root, settings=settings, store=store)
