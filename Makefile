@@ -15,7 +15,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install conveyor and its tools from the lock file

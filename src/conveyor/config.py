@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conveyor.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "Settings", "StoreSettings", "IngestSettings", "load_settings", "default_toml"]
+__all__ = ["CONFIG_FILE", "IngestSettings", "Settings", "StoreSettings", "default_toml", "load_settings"]
 
 CONFIG_FILE = "conveyor.toml"
 
@@ -63,20 +63,21 @@ def load_settings(folder: Path) -> Settings:
     except FileNotFoundError:
         return Settings()
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file or delete it to use the defaults") from exc
+        raise ConfigError(
+            f"{path}: not valid TOML: {exc}", hint="fix the file or delete it to use the defaults"
+        ) from exc
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
-            for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}", hint="see the comments in conveyor.toml for each setting") from exc
 
 
 def default_toml() -> str:
     """The commented ``conveyor.toml`` a new workspace starts with."""
-    return '''\
+    return """\
 # conveyor workspace settings. Every setting is optional; the values shown are the defaults.
 
 [store]
@@ -96,4 +97,4 @@ timezone = "UTC"
 # Quarantine rows that exactly repeat an earlier row of the same file (reason "duplicate").
 # Off by default: real logs contain such repeats and PM4Py counts them as events.
 dedupe = false
-'''
+"""

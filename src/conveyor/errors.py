@@ -7,13 +7,13 @@ Each class also inherits the builtin it resembles, so callers that catch ``Value
 from __future__ import annotations
 
 __all__ = [
-    "ConveyorError",
     "ConfigError",
-    "WorkspaceError",
-    "StreamNotFoundError",
-    "SourceError",
+    "ConveyorError",
     "MappingError",
     "QuarantineError",
+    "SourceError",
+    "StreamNotFoundError",
+    "WorkspaceError",
 ]
 
 
@@ -70,9 +70,7 @@ class SourceError(ValueError, ConveyorError):
 class MappingError(ValueError, ConveyorError):
     """The source's columns cannot be mapped to case id, activity and timestamp."""
 
-    def __init__(
-        self, message: str, *, file: str, columns: list[str], hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, file: str, columns: list[str], hint: str | None = None) -> None:
         super().__init__(f"{file}: {message}", hint=hint)
         self.file = file
         self.columns = columns

@@ -10,7 +10,7 @@ from conveyor.config import CONFIG_FILE, Settings, default_toml, load_settings
 from conveyor.data.store import Store
 from conveyor.errors import WorkspaceError
 
-__all__ = ["Workspace", "init_workspace", "open_workspace", "resolve_workspace_dir", "ENV_WORKSPACE"]
+__all__ = ["ENV_WORKSPACE", "Workspace", "init_workspace", "open_workspace", "resolve_workspace_dir"]
 
 ENV_WORKSPACE = "CONVEYOR_WORKSPACE"
 
@@ -61,8 +61,7 @@ def open_workspace(path: str | Path | None = None, *, read_only: bool = False) -
         raise WorkspaceError(
             f"{root} is not a conveyor workspace (it has no {CONFIG_FILE})",
             path=str(root),
-            hint="run `conveyor init DIR` (or `conveyor demo DIR`), then pass --workspace DIR "
-            f"or set {ENV_WORKSPACE}",
+            hint=f"run `conveyor init DIR` (or `conveyor demo DIR`), then pass --workspace DIR or set {ENV_WORKSPACE}",
         )
     settings = load_settings(root)
     store_path = root / settings.store.path

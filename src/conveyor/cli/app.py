@@ -33,7 +33,9 @@ def init(
 @app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(help="CSV/TSV (gzip ok), Parquet, or XES (.xes, .xes.gz) file.")],
-    stream: Annotated[str | None, typer.Option("--stream", "-s", help="Stream to load into (default: the file's name).")] = None,
+    stream: Annotated[
+        str | None, typer.Option("--stream", "-s", help="Stream to load into (default: the file's name).")
+    ] = None,
     case_id: Annotated[str | None, typer.Option(help="Column holding the case id.")] = None,
     activity: Annotated[str | None, typer.Option(help="Column holding the activity.")] = None,
     timestamp: Annotated[str | None, typer.Option(help="Column holding the timestamp.")] = None,
@@ -42,8 +44,12 @@ def ingest(
     timestamp_format: Annotated[
         str | None, typer.Option(help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
     ] = None,
-    timezone: Annotated[str | None, typer.Option(help="Timezone of timestamps without an offset (default from conveyor.toml).")] = None,
-    dedupe: Annotated[bool | None, typer.Option("--dedupe/--no-dedupe", help="Quarantine exact repeats of an earlier row.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Timezone of timestamps without an offset (default from conveyor.toml).")
+    ] = None,
+    dedupe: Annotated[
+        bool | None, typer.Option("--dedupe/--no-dedupe", help="Quarantine exact repeats of an earlier row.")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Fail, loading nothing, if any row would be quarantined.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     workspace: WorkspaceOpt = None,
@@ -82,9 +88,7 @@ def ingest(
     )
     if result.quarantined:
         why = ", ".join(f"{n:,} {reason}" for reason, n in result.reasons.items())
-        console.print(
-            f"[yellow]quarantined {result.quarantined:,} rows[/] ({why}); see `conveyor quarantine {name}`"
-        )
+        console.print(f"[yellow]quarantined {result.quarantined:,} rows[/] ({why}); see `conveyor quarantine {name}`")
 
 
 def _stream_name(file: Path) -> str:
@@ -148,7 +152,9 @@ def quarantine(
         return
     table = Table("ingest", "file", "row", "column", "value", "reason")
     for r in rows:
-        table.add_row(*(("" if r[k] is None else str(r[k])) for k in ("ingest_id", "file", "row", "column", "value", "reason")))
+        table.add_row(
+            *(("" if r[k] is None else str(r[k])) for k in ("ingest_id", "file", "row", "column", "value", "reason"))
+        )
     console.print(table)
 
 
@@ -173,8 +179,12 @@ def export(
 
 @app.command()
 def demo(
-    directory: Annotated[str | None, typer.Argument(help="Folder for the demo workspace (default: ./conveyor-demo).")] = None,
-    cases: Annotated[int | None, typer.Option(help="Orders to simulate; other streams scale with it (default 2,000).")] = None,
+    directory: Annotated[
+        str | None, typer.Argument(help="Folder for the demo workspace (default: ./conveyor-demo).")
+    ] = None,
+    cases: Annotated[
+        int | None, typer.Option(help="Orders to simulate; other streams scale with it (default 2,000).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same company.")] = 7,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     json: JsonOpt = False,

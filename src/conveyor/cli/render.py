@@ -13,8 +13,13 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
     table = Table("stream", "events", "cases", "activities", "first", "last", "quarantined", title="streams")
     for s in summary["streams"]:
         table.add_row(
-            s["name"], f"{s['events']:,}", f"{s['cases']:,}", str(s["activities"]),
-            (s["first"] or "")[:10], (s["last"] or "")[:10], f"{s['quarantined']:,}",
+            s["name"],
+            f"{s['events']:,}",
+            f"{s['cases']:,}",
+            str(s["activities"]),
+            (s["first"] or "")[:10],
+            (s["last"] or "")[:10],
+            f"{s['quarantined']:,}",
         )
     console.print(table)
     for d in summary["datasets"]:

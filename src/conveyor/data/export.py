@@ -10,7 +10,7 @@ from conveyor.data.store import Store, quote
 from conveyor.data.xes import write_xes
 from conveyor.errors import ConveyorError
 
-__all__ = ["export_stream", "export_sql"]
+__all__ = ["export_sql", "export_stream"]
 
 _HIDDEN = {"seq", "fp", "ingest_id", "pos", "case_idx", "next_activity", "next_ts"}
 
@@ -46,7 +46,15 @@ def export_stream(store: Store, stream: str, out: str | Path, *, fmt: str | None
     """
     out = Path(out)
     name = out.name.lower()
-    fmt = fmt or ("parquet" if name.endswith((".parquet", ".pq")) else "xes" if name.endswith((".xes", ".xes.gz")) else "csv" if name.endswith((".csv", ".csv.gz")) else None)
+    fmt = fmt or (
+        "parquet"
+        if name.endswith((".parquet", ".pq"))
+        else "xes"
+        if name.endswith((".xes", ".xes.gz"))
+        else "csv"
+        if name.endswith((".csv", ".csv.gz"))
+        else None
+    )
     if fmt not in {"csv", "parquet", "xes"}:
         raise ConveyorError(
             f"cannot tell the export format from {out.name!r}",
@@ -56,14 +64,16 @@ def export_stream(store: Store, stream: str, out: str | Path, *, fmt: str | None
     events = int(store.stream(stream).events)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        store.execute(f"COPY ({sql}) TO '{str(out).replace(chr(39), chr(39) * 2)}' (HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%f%z')")
+        store.execute(
+            f"COPY ({sql}) TO '{str(out).replace(chr(39), chr(39) * 2)}' (HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%f%z')"
+        )
     elif fmt == "parquet":
         store.execute(f"COPY ({sql}) TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
     else:
         import gzip
 
         opener = gzip.open if name.endswith(".gz") else open
-        with opener(out, "wt", encoding="utf-8") as fh:  # type: ignore[operator]
+        with opener(out, "wt", encoding="utf-8") as fh:
             events = write_xes(
                 fh,
                 store.batches(sql),

@@ -24,9 +24,9 @@ from conveyor.data.layout import (
 from conveyor.data.schema import CASE_PREFIX, ColumnMapping, resolve_mapping
 from conveyor.data.sources import Staged, stage_source
 from conveyor.data.store import Store, quote, stream_schema
-from conveyor.errors import ConveyorError, MappingError, QuarantineError
+from conveyor.errors import ConveyorError, QuarantineError
 
-__all__ = ["IngestResult", "ingest", "QUARANTINE_COLUMNS", "TIMESTAMP_FORMATS"]
+__all__ = ["QUARANTINE_COLUMNS", "TIMESTAMP_FORMATS", "IngestResult", "ingest"]
 
 Progress = Callable[[str, float], None]
 
@@ -116,9 +116,7 @@ def _timestamp_expr(store: Store, staged: Staged, column: str, fmt: str | None) 
         return f"CAST(try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}') AS TIMESTAMPTZ)", fmt
     # Pick the format that parses the most of a sample; ISO 8601 (DuckDB's cast) goes first.
     candidates = ["ISO 8601", *TIMESTAMP_FORMATS]
-    exprs = [f"count(TRY_CAST(v AS TIMESTAMPTZ))"] + [
-        f"count(try_strptime(v, '{f}'))" for f in TIMESTAMP_FORMATS
-    ]
+    exprs = ["count(TRY_CAST(v AS TIMESTAMPTZ))"] + [f"count(try_strptime(v, '{f}'))" for f in TIMESTAMP_FORMATS]
     counts = store.rows(
         f"SELECT {', '.join(exprs)} FROM (SELECT {text} AS v FROM {staged.table} "
         f"WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
@@ -137,9 +135,7 @@ def _attribute_types(store: Store, staged: Staged, columns: list[str]) -> dict[s
     infer: list[str] = []
     for c in columns:
         declared = staged.declared_types.get(c)
-        if declared is not None:
-            infer.append(c)
-        elif types[c].upper() == "VARCHAR":
+        if declared is not None or types[c].upper() == "VARCHAR":
             infer.append(c)
         else:
             result[c] = types[c]
@@ -258,12 +254,24 @@ def ingest(
         )
         step("validating", 0.3)
         with store.transaction():
-            result = _load(store, staged, mapping, stream=stream, schema=schema, timezone=timezone,
-                           timestamp_format=timestamp_format, dedupe=dedupe, strict=strict,
-                           started_at=started_at, started=started, step=step)
+            result = _load(
+                store,
+                staged,
+                mapping,
+                stream=stream,
+                schema=schema,
+                timezone=timezone,
+                timestamp_format=timestamp_format,
+                dedupe=dedupe,
+                strict=strict,
+                started_at=started_at,
+                started=started,
+                step=step,
+            )
     finally:
-        store.execute(f"DROP TABLE IF EXISTS {s}._stage; DROP TABLE IF EXISTS {s}._stage_rejects; "
-                      f"DROP TABLE IF EXISTS {s}._typed")
+        store.execute(
+            f"DROP TABLE IF EXISTS {s}._stage; DROP TABLE IF EXISTS {s}._stage_rejects; DROP TABLE IF EXISTS {s}._typed"
+        )
     step("done", 1.0)
     return result
 
@@ -313,16 +321,14 @@ def _load(
         taken: set[str] = set()
         ev_names = {c: _attr_name(c, taken, CORE_EVENT_COLUMNS) for c in event_cols}
         taken_case: set[str] = set()
-        case_names = {
-            c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols
-        }
+        case_names = {c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols}
         attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in ev_names.items())
         case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in case_names.items())
         fp_cols = ["case_id", "activity", "ts", "resource", "lifecycle", *ev_names.values()]
         store.execute(
             f"""
             CREATE OR REPLACE TABLE {s}._typed AS
-            SELECT *, hash({', '.join(quote(c) for c in fp_cols)}) AS fp FROM (
+            SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp FROM (
                 SELECT {staged.row_expr} AS _row,
                        {text(mapping.case_id)} AS case_id,
                        {text(mapping.activity)} AS activity,
@@ -339,7 +345,7 @@ def _load(
 
     # Reasons, first problem wins: case id, activity, timestamp, then duplicates.
     ts_col = mapping.timestamp
-    reason_sql = f"""
+    reason_sql = """
         CASE WHEN case_id IS NULL THEN 'missing case id'
              WHEN activity IS NULL THEN 'missing activity'
              WHEN _ts_raw IS NULL OR trim(_ts_raw) = '' THEN 'missing timestamp'
@@ -349,10 +355,12 @@ def _load(
         CASE WHEN case_id IS NULL THEN '{mapping.case_id.replace("'", "''")}'
              WHEN activity IS NULL THEN '{mapping.activity.replace("'", "''")}'
              ELSE '{ts_col.replace("'", "''")}' END"""
-    value_sql = f"""
+    value_sql = """
         CASE WHEN case_id IS NULL THEN NULL WHEN activity IS NULL THEN NULL ELSE _ts_raw END"""
     store.execute(f"ALTER TABLE {s}._typed ADD COLUMN _reason VARCHAR")
-    store.execute(f"UPDATE {s}._typed SET _reason = {reason_sql} WHERE case_id IS NULL OR activity IS NULL OR ts IS NULL")
+    store.execute(
+        f"UPDATE {s}._typed SET _reason = {reason_sql} WHERE case_id IS NULL OR activity IS NULL OR ts IS NULL"
+    )
     existing = store.scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
         [schema],

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from conveyor.data.store import Store, quote
 
-__all__ = ["CORE_EVENT_COLUMNS", "CORE_CASE_COLUMNS", "build_layout", "decoded_events_sql", "case_attributes_sql"]
+__all__ = ["CORE_CASE_COLUMNS", "CORE_EVENT_COLUMNS", "build_layout", "case_attributes_sql", "decoded_events_sql"]
 
 #: Columns of ``events`` that conveyor owns; attribute columns may not take these names.
 CORE_EVENT_COLUMNS = (
@@ -97,7 +97,7 @@ def build_layout(store: Store, schema: str, *, events_sql: str, case_attrs_sql: 
                activity, ts,
                lead(activity) OVER w AS next_activity,
                lead(ts) OVER w AS next_ts,
-               resource, lifecycle, seq, fp, ingest_id{''.join(f', {quote(c)}' for c in extra)}
+               resource, lifecycle, seq, fp, ingest_id{"".join(f", {quote(c)}" for c in extra)}
         FROM enc
         WINDOW w AS (PARTITION BY case_idx ORDER BY ts, seq)
         ORDER BY case_idx, pos;

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from conveyor.errors import MappingError
 
-__all__ = ["ColumnMapping", "resolve_mapping", "CASE_PREFIX", "STANDARD_NAMES"]
+__all__ = ["CASE_PREFIX", "STANDARD_NAMES", "ColumnMapping", "resolve_mapping"]
 
 #: Columns whose name starts with this are case attributes (the XES/PM4Py convention).
 CASE_PREFIX = "case:"
@@ -100,8 +100,7 @@ def resolve_mapping(
         if name is not None:
             if name not in present:
                 raise MappingError(
-                    f"column {name!r} given by {_FLAG[role]} is not in the file; "
-                    f"its columns are: {', '.join(columns)}",
+                    f"column {name!r} given by {_FLAG[role]} is not in the file; its columns are: {', '.join(columns)}",
                     file=file,
                     columns=columns,
                     hint=f"pass {_FLAG[role]} with one of the columns listed",
@@ -116,10 +115,10 @@ def resolve_mapping(
             continue
         chosen[role] = None
         for candidate in known:
-            col = by_norm.get(candidate)
-            if col is not None and col not in taken:
-                chosen[role] = col
-                taken.add(col)
+            found = by_norm.get(candidate)
+            if found is not None and found not in taken:
+                chosen[role] = found
+                taken.add(found)
                 break
     missing = [r for r in ("case_id", "activity", "timestamp") if chosen[r] is None]
     if missing:

@@ -23,7 +23,7 @@ from conveyor.data.store import Store, quote
 from conveyor.data.xes import XES_TYPES, read_xes
 from conveyor.errors import SourceError
 
-__all__ = ["Staged", "detect_format", "stage_source", "FORMATS"]
+__all__ = ["FORMATS", "Staged", "detect_format", "stage_source"]
 
 FORMATS = ("csv", "parquet", "xes", "frame")
 Progress = Callable[[str, float], None]
@@ -169,9 +169,7 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
             f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, {options})",
             [file],
         )
-        rejects = store.rows(
-            "SELECT line, error_message, csv_line FROM _csv_rejects ORDER BY line"
-        )
+        rejects = store.rows("SELECT line, error_message, csv_line FROM _csv_rejects ORDER BY line")
     except duckdb.Error as exc:
         raise SourceError(
             f"cannot be read as delimited text: {str(exc).splitlines()[0]}",
@@ -241,7 +239,7 @@ def _to_arrow(frame: object) -> Any:
     if module == "polars":
         return frame.to_arrow()  # type: ignore[attr-defined]
     if module == "pandas":
-        return pa.Table.from_pandas(frame, preserve_index=False)  # type: ignore[arg-type]
+        return pa.Table.from_pandas(frame, preserve_index=False)
     if hasattr(frame, "__arrow_c_stream__"):
         return pa.table(frame)
     raise SourceError(
@@ -261,7 +259,9 @@ def _stage_frame(store: Store, frame: object, table: str) -> Staged:
         store.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame_in")
     finally:
         store.unregister("_frame_in")
-    return Staged(table=table, source=f"<{type(frame).__module__.split('.')[0]} table>", format="frame", rows=arrow.num_rows)
+    return Staged(
+        table=table, source=f"<{type(frame).__module__.split('.')[0]} table>", format="frame", rows=arrow.num_rows
+    )
 
 
 def _stage_xes(store: Store, path: Path, table: str, progress: Progress | None) -> Staged:

@@ -24,7 +24,7 @@ from conveyor.errors import ConveyorError, StreamNotFoundError, WorkspaceError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Store", "StreamInfo", "stream_schema", "validate_stream_name", "quote"]
+__all__ = ["Store", "StreamInfo", "quote", "stream_schema", "validate_stream_name"]
 
 SCHEMA_VERSION = 1
 _STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -70,8 +70,7 @@ def validate_stream_name(name: str) -> str:
     if not _STREAM_NAME.match(name):
         raise ConveyorError(
             f"stream name {name!r} is not allowed",
-            hint="use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit "
-            "(e.g. order-to-cash)",
+            hint="use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit (e.g. order-to-cash)",
         )
     return name
 
@@ -189,7 +188,8 @@ class Store:
     def batches(self, sql: str, *, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Stream a query's result as Arrow record batches (bounded memory)."""
         reader = self.execute(sql).to_arrow_reader(batch_size)
-        yield from reader
+        if reader is not None:
+            yield from reader
 
     def register(self, name: str, table: object) -> None:
         """Make a Python object (Arrow table, pandas or polars frame) queryable as ``name``."""
@@ -237,8 +237,7 @@ class Store:
     def streams(self) -> list[StreamInfo]:
         """Every stream with its summary figures (kept up to date by ingest)."""
         rows = self.rows(
-            "SELECT name, events, cases, activities, first_ts, last_ts, quarantined "
-            "FROM main.streams ORDER BY name"
+            "SELECT name, events, cases, activities, first_ts, last_ts, quarantined FROM main.streams ORDER BY name"
         )
         return [StreamInfo(*r) for r in rows]
 
@@ -270,4 +269,6 @@ class Store:
         return rows
 
     def datasets(self) -> list[tuple[str, str, int]]:
-        return [(r[0], r[1], r[2]) for r in self.rows("SELECT name, description, rows FROM main.datasets ORDER BY name")]
+        return [
+            (r[0], r[1], r[2]) for r in self.rows("SELECT name, description, rows FROM main.datasets ORDER BY name")
+        ]

@@ -8,19 +8,19 @@ Trace attributes come out in a second, per-trace table so they are not copied on
 
 from __future__ import annotations
 
-import xml.parsers.expat as expat
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+from xml.parsers import expat
 
 import pyarrow as pa
 
 from conveyor.errors import SourceError
 
-__all__ = ["XesChunk", "read_xes", "write_xes", "XES_TYPES"]
+__all__ = ["XES_TYPES", "XesChunk", "read_xes", "write_xes"]
 
 #: XES attribute element -> DuckDB type the values are cast to.
 XES_TYPES = {
@@ -188,7 +188,9 @@ def read_xes(
                         inflater = zlib.decompressobj(wbits=47)
                         data += inflater.decompress(rest)
                 except zlib.error as exc:
-                    raise SourceError(f"corrupt gzip data: {exc}", file=file, hint="re-export or re-download the file") from exc
+                    raise SourceError(
+                        f"corrupt gzip data: {exc}", file=file, hint="re-export or re-download the file"
+                    ) from exc
             else:
                 data = block
             last = not block
@@ -202,8 +204,10 @@ def read_xes(
                 parser.Parse(data, last)
             except expat.ExpatError as exc:
                 detail = expat.errors.messages[exc.code] if exc.code else str(exc)
-                hint = "the file is cut short; copy it again" if "no element found" in str(exc) or "unclosed token" in str(exc) else (
-                    "is this really an XES file? conveyor reads .xes, .xes.gz, .csv(.gz) and .parquet"
+                hint = (
+                    "the file is cut short; copy it again"
+                    if "no element found" in str(exc) or "unclosed token" in str(exc)
+                    else ("is this really an XES file? conveyor reads .xes, .xes.gz, .csv(.gz) and .parquet")
                 )
                 raise SourceError(
                     f"not well-formed XML at line {exc.lineno}, column {exc.offset}: {detail}",
@@ -213,8 +217,7 @@ def read_xes(
             if on_progress is not None:
                 on_progress(done, total)
             if len(handler.events) >= chunk_events or last:
-                if handler.events or handler.traces or last:
-                    yield handler.flush()
+                yield handler.flush()
             if last:
                 break
     finally:
@@ -274,10 +277,7 @@ def write_xes(
         ("org", "Organizational"),
         ("lifecycle", "Lifecycle"),
     ):
-        out.write(
-            f'\t<extension name="{name}" prefix="{prefix}" '
-            f'uri="http://www.xes-standard.org/{prefix}.xesext"/>\n'
-        )
+        out.write(f'\t<extension name="{name}" prefix="{prefix}" uri="http://www.xes-standard.org/{prefix}.xesext"/>\n')
     current: object = None
     open_trace = False
     n = 0

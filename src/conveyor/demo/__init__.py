@@ -12,7 +12,7 @@ from typing import Any
 
 from conveyor.demo.company import STREAMS, generate_demand, generate_stream
 
-__all__ = ["run_demo", "write_demo_sources", "DEFAULT_CASES", "PLANTED"]
+__all__ = ["DEFAULT_CASES", "PLANTED", "run_demo", "write_demo_sources"]
 
 DEFAULT_CASES = 2_000
 
@@ -37,7 +37,9 @@ PLANTED = {
 }
 
 
-def write_demo_sources(folder: Path, *, cases: int, seed: int, progress: Callable[[str, float], None] | None = None) -> dict[str, Path]:
+def write_demo_sources(
+    folder: Path, *, cases: int, seed: int, progress: Callable[[str, float], None] | None = None
+) -> dict[str, Path]:
     """Generate each demo stream into ``folder/<stream>.parquet`` (bounded memory)."""
     import pyarrow.parquet as pq
 
@@ -95,9 +97,7 @@ def run_demo(
         "seed": seed,
         "cases": n,
         "streams": streams,
-        "ingests": [
-            {**r.as_json(), "rows": r.rows, "seconds": round(r.seconds, 3)} for r in results
-        ],
+        "ingests": [{**r.as_json(), "rows": r.rows, "seconds": round(r.seconds, 3)} for r in results],
         "datasets": [{"name": "demand_daily", "rows": demand.num_rows}],
         "planted": PLANTED,
     }

@@ -25,11 +25,14 @@ import pyarrow as pa
 from conveyor.demo.simulate import Flow, simulate
 from conveyor.demo.text import ticket_texts
 
-__all__ = ["StreamSpec", "STREAMS", "generate_stream", "generate_demand", "START_US", "DAYS"]
+__all__ = ["DAYS", "START_US", "STREAMS", "StreamSpec", "generate_demand", "generate_stream"]
 
 START_US = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z
 DAYS = 365
 _H = 3_600_000_000
+
+Moves = dict[str, dict[str | None, float]]
+Waits = dict[str, float]
 
 REGIONS = ["North", "South", "East", "West"]
 CHANNELS = ["web", "phone", "partner"]
@@ -41,7 +44,7 @@ def _people(prefix: str, n: int) -> list[str]:
 
 
 def _o2c_flow() -> Flow:
-    moves = {
+    moves: Moves = {
         "Create Order": {"Check Credit": 0.93, "Change Order": 0.07},
         "Change Order": {"Check Credit": 1.0},
         "Check Credit": {"Approve Order": 0.96, "Reject Order": 0.04},
@@ -57,20 +60,37 @@ def _o2c_flow() -> Flow:
         "Send Reminder": {"Receive Payment": 0.85, "Send Reminder": 0.15},
         "Receive Payment": {None: 1.0},
     }
-    waits = {
-        "Change Order": 3, "Check Credit": 36, "Approve Order": 2, "Reject Order": 4, "Pick Items": 6,
-        "Pack Goods": 3, "Quality Check": 1.5, "Repack Goods": 5, "Ship Goods": 8, "Deliver Goods": 40,
-        "Create Invoice": 4, "Send Reminder": 24 * 14, "Receive Payment": 24 * 20,
+    waits: Waits = {
+        "Change Order": 3,
+        "Check Credit": 36,
+        "Approve Order": 2,
+        "Reject Order": 4,
+        "Pick Items": 6,
+        "Pack Goods": 3,
+        "Quality Check": 1.5,
+        "Repack Goods": 5,
+        "Ship Goods": 8,
+        "Deliver Goods": 40,
+        "Create Invoice": 4,
+        "Send Reminder": 24 * 14,
+        "Receive Payment": 24 * 20,
     }
-    slow_north = dict(waits, **{"Deliver Goods": 110})
+    slow_north: Waits = {**waits, "Deliver Goods": 110}
     resources = {
-        "Create Order": _people("sales", 6), "Change Order": _people("sales", 6),
-        "Check Credit": _people("credit", 2), "Approve Order": _people("sales-lead", 2),
-        "Reject Order": _people("credit", 2), "Pick Items": _people("warehouse", 8),
-        "Pack Goods": _people("warehouse", 8), "Quality Check": _people("qc", 3),
-        "Repack Goods": _people("warehouse", 8), "Ship Goods": ["carrier-road", "carrier-express"],
-        "Deliver Goods": ["carrier-road", "carrier-express"], "Create Invoice": _people("billing", 3),
-        "Send Reminder": _people("billing", 3), "Receive Payment": ["bank"],
+        "Create Order": _people("sales", 6),
+        "Change Order": _people("sales", 6),
+        "Check Credit": _people("credit", 2),
+        "Approve Order": _people("sales-lead", 2),
+        "Reject Order": _people("credit", 2),
+        "Pick Items": _people("warehouse", 8),
+        "Pack Goods": _people("warehouse", 8),
+        "Quality Check": _people("qc", 3),
+        "Repack Goods": _people("warehouse", 8),
+        "Ship Goods": ["carrier-road", "carrier-express"],
+        "Deliver Goods": ["carrier-road", "carrier-express"],
+        "Create Invoice": _people("billing", 3),
+        "Send Reminder": _people("billing", 3),
+        "Receive Payment": ["bank"],
     }
     acts = list(moves)
     return Flow(acts, "Create Order", [moves, moves], [waits, slow_north], resources)
@@ -78,7 +98,7 @@ def _o2c_flow() -> Flow:
 
 def _ticket_flow() -> tuple[Flow, list[str]]:
     queues = ["Service Desk", "Network", "Billing", "Applications", "Hardware"]
-    base = {
+    base: Moves = {
         "Create Ticket": {"Classify Ticket": 1.0},
         "Classify Ticket": {"Assign to Queue": 1.0},
         "Assign to Queue": {"Start Work": 0.78, "Reassign Ticket": 0.22},
@@ -91,13 +111,20 @@ def _ticket_flow() -> tuple[Flow, list[str]]:
         "Reopen Ticket": {"Start Work": 1.0},
         "Close Ticket": {None: 1.0},
     }
-    waits = {
-        "Classify Ticket": 0.3, "Assign to Queue": 0.5, "Reassign Ticket": 2, "Start Work": 3,
-        "Request Customer Info": 1, "Customer Replied": 20, "Propose Solution": 4, "Resolve Ticket": 1,
-        "Reopen Ticket": 30, "Close Ticket": 24,
+    waits: Waits = {
+        "Classify Ticket": 0.3,
+        "Assign to Queue": 0.5,
+        "Reassign Ticket": 2,
+        "Start Work": 3,
+        "Request Customer Info": 1,
+        "Customer Replied": 20,
+        "Propose Solution": 4,
+        "Resolve Ticket": 1,
+        "Reopen Ticket": 30,
+        "Close Ticket": 24,
     }
-    moves = []
-    wait_list = []
+    moves: list[Moves] = []
+    wait_list: list[Waits] = []
     for q in queues:
         m = {k: dict(v) for k, v in base.items()}
         w = dict(waits)
@@ -127,7 +154,7 @@ def _ticket_flow() -> tuple[Flow, list[str]]:
 
 
 def _p2p_flow() -> Flow:
-    ok = {
+    ok: Moves = {
         "Create Requisition": {"Approve Requisition": 0.95, "Reject Requisition": 0.05},
         "Reject Requisition": {None: 1.0},
         "Approve Requisition": {"Create Purchase Order": 1.0},
@@ -143,17 +170,29 @@ def _p2p_flow() -> Flow:
     changed = {k: dict(v) for k, v in ok.items()}
     changed["Create Purchase Order"] = {"Change Price": 1.0}
     changed["Three-Way Match"] = {"Block Payment": 0.85, "Pay Invoice": 0.15}
-    waits = {
-        "Approve Requisition": 16, "Reject Requisition": 16, "Create Purchase Order": 8, "Change Price": 48,
-        "Receive Goods": 24 * 6, "Receive Invoice": 24 * 2, "Three-Way Match": 6, "Block Payment": 1,
-        "Resolve Block": 24 * 6, "Pay Invoice": 24 * 10,
+    waits: Waits = {
+        "Approve Requisition": 16,
+        "Reject Requisition": 16,
+        "Create Purchase Order": 8,
+        "Change Price": 48,
+        "Receive Goods": 24 * 6,
+        "Receive Invoice": 24 * 2,
+        "Three-Way Match": 6,
+        "Block Payment": 1,
+        "Resolve Block": 24 * 6,
+        "Pay Invoice": 24 * 10,
     }
     resources = {
-        "Create Requisition": _people("requester", 10), "Approve Requisition": _people("manager", 4),
-        "Reject Requisition": _people("manager", 4), "Create Purchase Order": _people("buyer", 3),
-        "Change Price": _people("buyer", 3), "Receive Goods": _people("warehouse", 8),
-        "Receive Invoice": _people("ap-clerk", 3), "Three-Way Match": ["matching-engine"],
-        "Block Payment": ["matching-engine"], "Resolve Block": _people("ap-clerk", 3),
+        "Create Requisition": _people("requester", 10),
+        "Approve Requisition": _people("manager", 4),
+        "Reject Requisition": _people("manager", 4),
+        "Create Purchase Order": _people("buyer", 3),
+        "Change Price": _people("buyer", 3),
+        "Receive Goods": _people("warehouse", 8),
+        "Receive Invoice": _people("ap-clerk", 3),
+        "Three-Way Match": ["matching-engine"],
+        "Block Payment": ["matching-engine"],
+        "Resolve Block": _people("ap-clerk", 3),
         "Pay Invoice": ["bank"],
     }
     return Flow(list(ok), "Create Requisition", [ok, changed], [waits, waits], resources)
@@ -184,7 +223,7 @@ def _day_weights() -> np.ndarray:
     d = np.arange(DAYS)
     weekday = (d + 2) % 7  # 2025-01-01 was a Wednesday; 0 = Monday
     w = np.where(weekday >= 5, 0.35, 1.0) * (1 + 0.35 * np.clip((d - 270) / 90, 0, 1))
-    return w / w.sum()
+    return np.asarray(w / w.sum(), dtype=np.float64)
 
 
 def _table(flow: Flow, sim: dict[str, np.ndarray], case_ids: np.ndarray, attrs: dict[str, pa.Array]) -> pa.Table:
@@ -256,7 +295,9 @@ def _generate(name: str, start: int, m: int, rng: np.random.Generator) -> pa.Tab
         attrs = {
             "supplier": pa.array(np.array(suppliers, dtype=object)[rng.integers(0, 12, size=m)], pa.string()),
             "spend_category": pa.array(
-                np.array(["packaging", "spare parts", "IT", "facilities", "logistics"], dtype=object)[rng.integers(0, 5, size=m)],
+                np.array(["packaging", "spare parts", "IT", "facilities", "logistics"], dtype=object)[
+                    rng.integers(0, 5, size=m)
+                ],
                 pa.string(),
             ),
             "po_amount": pa.array(np.round(rng.lognormal(8.0, 1.1, size=m), 2), pa.float64()),

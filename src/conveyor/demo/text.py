@@ -8,29 +8,89 @@ __all__ = ["ticket_texts"]
 
 _TEMPLATES: dict[str, list[tuple[str, str, str]]] = {
     "Service Desk": [
-        ("access", "Password reset for {user}", "Hi, {user} is locked out of {app} after too many attempts. Please reset the password, they have a customer call at {time}."),
-        ("access", "New starter needs accounts", "We have a new colleague starting on {day} in {site}. Please create email, {app} and VPN accounts."),
-        ("how-to", "How do I export a report from {app}?", "I need the weekly {report} report as Excel for the {day} review but the export button is greyed out."),
+        (
+            "access",
+            "Password reset for {user}",
+            "Hi, {user} is locked out of {app} after too many attempts. Please reset the password, they have a customer call at {time}.",
+        ),
+        (
+            "access",
+            "New starter needs accounts",
+            "We have a new colleague starting on {day} in {site}. Please create email, {app} and VPN accounts.",
+        ),
+        (
+            "how-to",
+            "How do I export a report from {app}?",
+            "I need the weekly {report} report as Excel for the {day} review but the export button is greyed out.",
+        ),
     ],
     "Network": [
-        ("connectivity", "VPN keeps dropping in {site}", "Since {day} the VPN disconnects every few minutes for everyone at {site}. Error {code} in the client log."),
-        ("connectivity", "Wi-Fi down in {site} warehouse", "Handheld scanners in {site} cannot reach the network; pickers are writing orders on paper. Started around {time}."),
-        ("performance", "{app} very slow from {site}", "Pages in {app} take 30+ seconds to load from {site} only. Other sites look fine. Ticket raised by {user}."),
+        (
+            "connectivity",
+            "VPN keeps dropping in {site}",
+            "Since {day} the VPN disconnects every few minutes for everyone at {site}. Error {code} in the client log.",
+        ),
+        (
+            "connectivity",
+            "Wi-Fi down in {site} warehouse",
+            "Handheld scanners in {site} cannot reach the network; pickers are writing orders on paper. Started around {time}.",
+        ),
+        (
+            "performance",
+            "{app} very slow from {site}",
+            "Pages in {app} take 30+ seconds to load from {site} only. Other sites look fine. Ticket raised by {user}.",
+        ),
     ],
     "Billing": [
-        ("invoice", "Invoice {invoice} amount is wrong", "Customer {customer} says invoice {invoice} charges for {qty} units but they received {qty2}. Please issue a credit note."),
-        ("invoice", "Duplicate invoice {invoice}", "{customer} was invoiced twice for the same order. They want one of the invoices cancelled before the payment run on {day}."),
-        ("payment", "Payment not matched for {customer}", "{customer} paid {amount} EUR on {day} with reference {invoice} but the account still shows it as open."),
+        (
+            "invoice",
+            "Invoice {invoice} amount is wrong",
+            "Customer {customer} says invoice {invoice} charges for {qty} units but they received {qty2}. Please issue a credit note.",
+        ),
+        (
+            "invoice",
+            "Duplicate invoice {invoice}",
+            "{customer} was invoiced twice for the same order. They want one of the invoices cancelled before the payment run on {day}.",
+        ),
+        (
+            "payment",
+            "Payment not matched for {customer}",
+            "{customer} paid {amount} EUR on {day} with reference {invoice} but the account still shows it as open.",
+        ),
     ],
     "Applications": [
-        ("bug", "{app} error {code} when saving order", "Saving a sales order in {app} fails with error {code} for orders with more than {qty} lines. Reproducible every time."),
-        ("bug", "Report totals wrong in {app}", "The {report} report in {app} shows totals that do not match the line items since the last update."),
-        ("change", "Add field to {app} order screen", "Sales asks for a 'requested delivery date' field on the order screen in {app}, needed before {day}."),
+        (
+            "bug",
+            "{app} error {code} when saving order",
+            "Saving a sales order in {app} fails with error {code} for orders with more than {qty} lines. Reproducible every time.",
+        ),
+        (
+            "bug",
+            "Report totals wrong in {app}",
+            "The {report} report in {app} shows totals that do not match the line items since the last update.",
+        ),
+        (
+            "change",
+            "Add field to {app} order screen",
+            "Sales asks for a 'requested delivery date' field on the order screen in {app}, needed before {day}.",
+        ),
     ],
     "Hardware": [
-        ("device", "Label printer jams in {site}", "The label printer on line 2 in {site} jams every ~20 labels. We already replaced the roll. Model ZT-{qty}."),
-        ("device", "Laptop will not boot for {user}", "{user}'s laptop shows a black screen after the logo since {day}. Needs to work for the audit on Friday."),
-        ("device", "Scanner battery dead", "Handheld scanner SC-{qty} in {site} does not hold charge for more than an hour."),
+        (
+            "device",
+            "Label printer jams in {site}",
+            "The label printer on line 2 in {site} jams every ~20 labels. We already replaced the roll. Model ZT-{qty}.",
+        ),
+        (
+            "device",
+            "Laptop will not boot for {user}",
+            "{user}'s laptop shows a black screen after the logo since {day}. Needs to work for the audit on Friday.",
+        ),
+        (
+            "device",
+            "Scanner battery dead",
+            "Handheld scanner SC-{qty} in {site} does not hold charge for more than an hour.",
+        ),
     ],
 }
 _FILL = {
@@ -45,7 +105,9 @@ _FILL = {
 }
 
 
-def ticket_texts(rng: np.random.Generator, queue: np.ndarray, queues: list[str]) -> tuple[list[str], list[str], list[str]]:
+def ticket_texts(
+    rng: np.random.Generator, queue: np.ndarray, queues: list[str]
+) -> tuple[list[str], list[str], list[str]]:
     """Subject, body and category for each ticket, by its queue."""
     subjects: list[str] = []
     bodies: list[str] = []
