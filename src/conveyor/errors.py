@@ -63,7 +63,7 @@ class SourceError(ValueError, ConveyorError):
     """A source file is not what it claims to be (truncated, binary, not XES, hostile XML...)."""
 
     def __init__(self, message: str, *, file: str, hint: str | None = None) -> None:
-        super().__init__(f"{file}: {message}", hint=hint)
+        ConveyorError.__init__(self, f"{file}: {message}", hint=hint)
         self.file = file
 
 
@@ -71,7 +71,7 @@ class MappingError(ValueError, ConveyorError):
     """The source's columns cannot be mapped to case id, activity and timestamp."""
 
     def __init__(self, message: str, *, file: str, columns: list[str], hint: str | None = None) -> None:
-        super().__init__(f"{file}: {message}", hint=hint)
+        ConveyorError.__init__(self, f"{file}: {message}", hint=hint)
         self.file = file
         self.columns = columns
 
@@ -83,7 +83,8 @@ class QuarantineError(ValueError, ConveyorError):
     """
 
     def __init__(self, message: str, *, count: int, first: dict[str, object]) -> None:
-        super().__init__(
+        ConveyorError.__init__(
+            self,
             message,
             hint="fix the rows listed, or ingest without --strict to load the good rows "
             "and inspect the rest with `conveyor quarantine STREAM`",

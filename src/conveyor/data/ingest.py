@@ -146,7 +146,8 @@ def _attribute_types(store: Store, staged: Staged, columns: list[str]) -> dict[s
     for i, c in enumerate(infer):
         v = f"(CASE WHEN {quote(c)} IN ({nulls}) THEN NULL ELSE {quote(c)} END)"
         parts.append(
-            f"count({v}) AS n{i}, count(TRY_CAST({v} AS BIGINT)) FILTER (WHERE NOT regexp_matches({v}, '^[+-]?0[0-9]')) AS i{i}, "
+            f"count({v}) AS n{i}, count(TRY_CAST({v} AS BIGINT)) FILTER "
+            f"(WHERE regexp_full_match({v}, '[+-]?(0|[1-9][0-9]*)')) AS i{i}, "
             f"count(TRY_CAST({v} AS DOUBLE)) AS d{i}, count(TRY_CAST({v} AS BOOLEAN)) FILTER "
             f"(WHERE lower({v}) IN ('true','false')) AS b{i}, count(TRY_CAST({v} AS TIMESTAMPTZ)) "
             f"FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}')) AS t{i}"

@@ -186,7 +186,7 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
         shifts = table.replace("._stage", "._stage_rejects")
         store.execute(f"CREATE OR REPLACE TABLE {shifts} (k BIGINT)")
         store.execute(f"INSERT INTO {shifts} SELECT unnest(?::BIGINT[])", [[L - j for j, L in enumerate(reject_lines)]])
-        row_expr = f"(rowid + 2 + (SELECT count(*) FROM {shifts} WHERE k <= rowid + 2))"
+        row_expr = f"(_stage.rowid + 2 + (SELECT count(*) FROM {shifts} WHERE k <= _stage.rowid + 2))"
     rows = int(store.scalar(f"SELECT count(*) FROM {table}"))
     return Staged(
         table=table,
