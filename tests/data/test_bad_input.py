@@ -108,7 +108,9 @@ def test_strict_loads_nothing_and_names_the_row(store: Store, tmp_path: Path) ->
     with pytest.raises(QuarantineError) as info:
         ingest(store, path, stream="s", strict=True)
     message = str(info.value)
-    assert "row 5" in message and "'timestamp'" in message and "'not a date'" in message
+    assert "row 5" in message
+    assert "'timestamp'" in message
+    assert "'not a date'" in message
     assert info.value.first["value"] == "not a date"
     assert not store.has_stream("s")
 

@@ -58,12 +58,12 @@ def test_ties_keep_source_order(store: Store, logs: Path) -> None:
     """Events with the same case and timestamp keep the order of the file (as PM4Py does)."""
     ingest(store, logs / "helpdesk.csv", stream="hd")
     out_of_order = store.scalar(
-        'SELECT count(*) FROM (SELECT seq, lag(seq) OVER (PARTITION BY case_idx ORDER BY pos) AS prev, ts, '
+        "SELECT count(*) FROM (SELECT seq, lag(seq) OVER (PARTITION BY case_idx ORDER BY pos) AS prev, ts, "
         'lag(ts) OVER (PARTITION BY case_idx ORDER BY pos) AS prev_ts FROM "stream_hd".events) '
         "WHERE ts = prev_ts AND seq < prev"
     )
     ties = store.scalar(
-        'SELECT count(*) FROM (SELECT ts, lag(ts) OVER (PARTITION BY case_idx ORDER BY pos) AS p '
+        "SELECT count(*) FROM (SELECT ts, lag(ts) OVER (PARTITION BY case_idx ORDER BY pos) AS p "
         'FROM "stream_hd".events) WHERE ts = p'
     )
     assert ties > 0  # the log has ties, so the check means something

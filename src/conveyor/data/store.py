@@ -183,11 +183,14 @@ class Store:
 
     def arrow(self, sql: str, params: Sequence[object] | None = None) -> pa.Table:
         """Run a query and return an Arrow table."""
-        return self.execute(sql, params).to_arrow_table()
+        with self._lock:
+            rel = self._con.sql(sql, params=params) if params is not None else self._con.sql(sql)
+            return rel.to_arrow_table()
 
     def batches(self, sql: str, *, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Stream a query's result as Arrow record batches (bounded memory)."""
-        reader = self.execute(sql).to_arrow_reader(batch_size)
+        with self._lock:
+            reader = self._con.sql(sql).to_arrow_reader(batch_size)
         if reader is not None:
             yield from reader
 
