@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +53,18 @@ def handled() -> Iterator[None]:
         if exc.hint:
             err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("CONVEYOR_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc).splitlines()[0] if str(exc) else '')}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        err_console.print("[dim]hint:[/] this is a bug in conveyor; rerun with CONVEYOR_DEBUG=1 for the traceback and report it", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from conveyor.data.layout import (
     decoded_events_sql,
 )
 from conveyor.data.schema import CASE_PREFIX, ColumnMapping, resolve_mapping
-from conveyor.data.sources import Staged, stage_source
+from conveyor.data.sources import Staged, drop_staged, stage_source, staging_name
 from conveyor.data.store import Store, quote, stream_schema
 from conveyor.errors import ConveyorError, QuarantineError
 
@@ -212,7 +212,6 @@ def ingest(
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     schema = stream_schema(stream)
-    s = quote(schema)
 
     def step(label: str, fraction: float) -> None:
         if progress is not None:
@@ -220,7 +219,6 @@ def ingest(
 
     if isinstance(source, str):
         source = Path(source)
-    _ensure_stream_tables(store, schema)
     step("reading", 0.0)
     staged = stage_source(store, source, schema=schema, progress=progress)
     try:
@@ -242,8 +240,6 @@ def ingest(
                     seconds=time.perf_counter() - started,
                 )
         columns = [c for c, _ in store.columns(staged.table) if c != "_row"]
-        if not columns and staged.rows == 0:
-            columns = []
         mapping = resolve_mapping(
             columns,
             file=staged.source,
@@ -255,6 +251,7 @@ def ingest(
         )
         step("validating", 0.3)
         with store.transaction():
+            _ensure_stream_tables(store, schema)
             result = _load(
                 store,
                 staged,
@@ -270,11 +267,17 @@ def ingest(
                 step=step,
             )
     finally:
+        drop_staged(store, staging_name(schema))
+        store.execute("DROP TABLE IF EXISTS _typed; DROP TABLE IF EXISTS _all; DROP VIEW IF EXISTS _new_events")
         store.execute(
-            f"DROP TABLE IF EXISTS {s}._stage; DROP TABLE IF EXISTS {s}._stage_rejects; DROP TABLE IF EXISTS {s}._typed"
+            "DROP TABLE IF EXISTS _new_case_attrs; DROP TABLE IF EXISTS _old_attrs; DROP TABLE IF EXISTS _new_attrs"
         )
     step("done", 1.0)
     return result
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _load(
@@ -300,36 +303,42 @@ def _load(
     case_cols = [c for c in extras if c.startswith(CASE_PREFIX)]
     event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
     attr_types = _attribute_types(store, staged, extras)
+    nulls = ", ".join(_sql_str(t) for t in _NULL_TOKENS)
+
+    def text(col: str | None) -> str:
+        if col is None:
+            return "NULL::VARCHAR"
+        v = f"CAST({quote(col)} AS VARCHAR)"
+        return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
+
+    def typed(col: str) -> str:
+        t = attr_types[col]
+        v = f"(CASE WHEN CAST({quote(col)} AS VARCHAR) IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
+        return f"TRY_CAST({v} AS {t})" if t != "VARCHAR" else f"CAST({v} AS VARCHAR)"
+
+    taken: set[str] = set()
+    ev_names = {c: _attr_name(c, taken, CORE_EVENT_COLUMNS) for c in event_cols}
+    taken_case: set[str] = set()
+    case_names = {c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols}
+    attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in ev_names.items())
+    case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in case_names.items())
+    fp_cols = ["case_id", "activity", "ts", "resource", "lifecycle", *ev_names.values()]
+    reason = """CASE WHEN case_id IS NULL THEN 'missing case id'
+                     WHEN activity IS NULL THEN 'missing activity'
+                     WHEN _ts_raw IS NULL OR trim(_ts_raw) = '' THEN 'missing timestamp'
+                     WHEN ts IS NULL THEN 'unparseable timestamp' END"""
     try:
-        store.execute(f"SET TimeZone = '{timezone.replace(chr(39), '')}'")
+        store.execute(f"SET TimeZone = {_sql_str(timezone)}")
     except Exception as exc:
-        raise ConveyorError(f"unknown timezone {timezone!r}", hint="use an IANA name such as Europe/Amsterdam") from exc
+        raise ConveyorError(
+            f"unknown timezone {timezone!r}", hint="use an IANA name such as UTC or Europe/Amsterdam"
+        ) from exc
     try:
         ts_expr, ts_format = _timestamp_expr(store, staged, mapping.timestamp, timestamp_format)
-        nulls = ", ".join(f"'{t}'" for t in _NULL_TOKENS)
-
-        def text(col: str | None) -> str:
-            if col is None:
-                return "NULL::VARCHAR"
-            v = f"CAST({quote(col)} AS VARCHAR)"
-            return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
-
-        def typed(col: str) -> str:
-            t = attr_types[col]
-            v = f"(CASE WHEN CAST({quote(col)} AS VARCHAR) IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
-            return f"TRY_CAST({v} AS {t})" if t != "VARCHAR" else f"CAST({v} AS VARCHAR)"
-
-        taken: set[str] = set()
-        ev_names = {c: _attr_name(c, taken, CORE_EVENT_COLUMNS) for c in event_cols}
-        taken_case: set[str] = set()
-        case_names = {c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols}
-        attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in ev_names.items())
-        case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in case_names.items())
-        fp_cols = ["case_id", "activity", "ts", "resource", "lifecycle", *ev_names.values()]
         store.execute(
             f"""
-            CREATE OR REPLACE TABLE {s}._typed AS
-            SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp FROM (
+            CREATE OR REPLACE TEMP TABLE _typed AS
+            SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp, {reason} AS _reason FROM (
                 SELECT {staged.row_expr} AS _row,
                        {text(mapping.case_id)} AS case_id,
                        {text(mapping.activity)} AS activity,
@@ -344,79 +353,70 @@ def _load(
     finally:
         store.execute("SET TimeZone = 'UTC'")
 
-    # Reasons, first problem wins: case id, activity, timestamp, then duplicates.
-    ts_col = mapping.timestamp
-    reason_sql = """
-        CASE WHEN case_id IS NULL THEN 'missing case id'
-             WHEN activity IS NULL THEN 'missing activity'
-             WHEN _ts_raw IS NULL OR trim(_ts_raw) = '' THEN 'missing timestamp'
-             WHEN ts IS NULL THEN 'unparseable timestamp'
-        END"""
-    column_sql = f"""
-        CASE WHEN case_id IS NULL THEN '{mapping.case_id.replace("'", "''")}'
-             WHEN activity IS NULL THEN '{mapping.activity.replace("'", "''")}'
-             ELSE '{ts_col.replace("'", "''")}' END"""
-    value_sql = """
-        CASE WHEN case_id IS NULL THEN NULL WHEN activity IS NULL THEN NULL ELSE _ts_raw END"""
-    store.execute(f"ALTER TABLE {s}._typed ADD COLUMN _reason VARCHAR")
-    store.execute(
-        f"UPDATE {s}._typed SET _reason = {reason_sql} WHERE case_id IS NULL OR activity IS NULL OR ts IS NULL"
-    )
-    existing = store.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
-        [schema],
+    existing = bool(
+        store.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
+            [schema],
+        )
     )
     if dedupe:
         store.execute(
-            f"""
-            UPDATE {s}._typed t SET _reason = 'duplicate of row ' || d.first_row
+            """
+            UPDATE _typed t SET _reason = 'duplicate of row ' || d.first_row
             FROM (SELECT _row, min(_row) OVER (PARTITION BY fp, case_id, activity, ts) AS first_row
-                  FROM {s}._typed WHERE _reason IS NULL) d
+                  FROM _typed WHERE _reason IS NULL) d
             WHERE t._row = d._row AND d.first_row <> d._row
             """
         )
     if existing:
         store.execute(
             f"""
-            UPDATE {s}._typed t SET _reason = 'duplicate of an event already in the stream (ingest '
+            UPDATE _typed t SET _reason = 'duplicate of an event already in the stream (ingest '
                 || d.ingest_id || ')'
             FROM (SELECT e.fp, c.case_id, e.ts, min(e.ingest_id) AS ingest_id
                   FROM {s}.events e JOIN {s}.cases c USING (case_idx)
-                  WHERE e.fp IN (SELECT fp FROM {s}._typed) GROUP BY ALL) d
+                  WHERE e.fp IN (SELECT fp FROM _typed) GROUP BY ALL) d
             WHERE t._reason IS NULL AND t.fp = d.fp AND t.case_id = d.case_id AND t.ts = d.ts
             """
         )
+    bad = int(store.scalar("SELECT count(*) FROM _typed WHERE _reason IS NOT NULL"))
     file_label = staged.source
-    # A row's whole source record goes with it, so nothing is lost.
-    stage_cols = [c for c, _ in store.columns(stage) if c != "_row"]
-    record = "to_json({" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': {quote(c)}" for c in stage_cols) + "})"
-    store.execute(
-        f"""
-        INSERT INTO {s}.quarantine
-        SELECT ?, ?, t._row,
-               CASE WHEN t._reason LIKE 'duplicate%' THEN NULL ELSE {column_sql} END,
-               CASE WHEN t._reason LIKE 'duplicate%' THEN NULL ELSE {value_sql} END,
-               t._reason, r.rec
-        FROM {s}._typed t
-        JOIN (SELECT {staged.row_expr} AS _row, {record} AS rec FROM {stage}) r USING (_row)
-        WHERE t._reason IS NOT NULL
-        ORDER BY t._row
-        """,
-        [ingest_id, file_label],
-    )
+    if bad:
+        # A rejected row keeps its whole source record, so nothing is lost.
+        stage_cols = [c for c, _ in store.columns(stage) if c != "_row"]
+        record = "to_json({" + ", ".join(f"{_sql_str(c)}: {quote(c)}" for c in stage_cols) + "})"
+        column_sql = f"""CASE WHEN t._reason LIKE 'duplicate%' THEN NULL
+                              WHEN t.case_id IS NULL THEN {_sql_str(mapping.case_id)}
+                              WHEN t.activity IS NULL THEN {_sql_str(mapping.activity)}
+                              ELSE {_sql_str(mapping.timestamp)} END"""
+        value_sql = """CASE WHEN t._reason LIKE 'duplicate%' OR t.case_id IS NULL OR t.activity IS NULL
+                            THEN NULL ELSE t._ts_raw END"""
+        store.execute(
+            f"""
+            INSERT INTO {s}.quarantine
+            SELECT ?, ?, t._row, {column_sql}, {value_sql}, t._reason, r.rec
+            FROM (SELECT * FROM _typed WHERE _reason IS NOT NULL) t
+            JOIN (SELECT {staged.row_expr} AS _row, {record} AS rec FROM {stage}
+                  WHERE {staged.row_expr} IN (SELECT _row FROM _typed WHERE _reason IS NOT NULL)) r
+            USING (_row)
+            ORDER BY t._row
+            """,
+            [ingest_id, file_label],
+        )
     for line, message, raw in staged.rejects:
         store.execute(
             f"INSERT INTO {s}.quarantine VALUES (?, ?, ?, NULL, ?, ?, ?)",
             [ingest_id, file_label, line, raw, f"malformed line: {message}", json.dumps({"line": raw})],
         )
-    reasons = dict(
-        store.rows(
-            f"SELECT regexp_replace(reason, ' \\(ingest.*|of row .*', ''), count(*) FROM {s}.quarantine "
-            "WHERE ingest_id = ? GROUP BY ALL ORDER BY 2 DESC",
+    reasons = {
+        str(k): int(v)
+        for k, v in store.rows(
+            f"SELECT regexp_replace(reason, ' \\(ingest.*| of row .*|: .*', ''), count(*) FROM {s}.quarantine "
+            "WHERE ingest_id = ? GROUP BY ALL ORDER BY 2 DESC, 1",
             [ingest_id],
         )
-    )
-    quarantined = sum(int(v) for v in reasons.values())
+    }
+    quarantined = sum(reasons.values())
     if strict and quarantined:
         first = store.rows(
             f'SELECT file, "row", "column", value, reason FROM {s}.quarantine WHERE ingest_id = ? '
@@ -424,41 +424,52 @@ def _load(
             [ingest_id],
         )[0]
         detail = dict(zip(("file", "row", "column", "value", "reason"), first, strict=True))
+        where = f", column {detail['column']!r}, value {detail['value']!r}" if detail["column"] else ""
         raise QuarantineError(
             f"{quarantined} row(s) of {staged.source} would be quarantined (--strict); nothing was "
-            f"loaded. First: row {detail['row']}"
-            + (f", column {detail['column']!r}, value {detail['value']!r}" if detail["column"] else "")
-            + f": {detail['reason']}",
+            f"loaded. First: row {detail['row']}{where}: {detail['reason']}",
             count=quarantined,
             first=detail,
         )
+    drop_staged(store, staging_name(schema))  # free the raw copy before the heavy part
 
     step("sorting and encoding", 0.6)
-    loaded = int(store.scalar(f"SELECT count(*) FROM {s}._typed WHERE _reason IS NULL"))
-    new_cases = int(store.scalar(f"SELECT count(DISTINCT case_id) FROM {s}._typed WHERE _reason IS NULL"))
+    loaded, new_cases = store.rows("SELECT count(*), count(DISTINCT case_id) FROM _typed WHERE _reason IS NULL")[0]
     if loaded:
-        base = int(store.scalar(f"SELECT coalesce(max(seq), 0) FROM {s}.events") if existing else 0)
+        base = int(store.scalar(f"SELECT coalesce(max(seq), 0) FROM {s}.events")) if existing else 0
         ev_attr = "".join(f", {quote(n)}" for n in ev_names.values())
-        new_events = (
-            f"SELECT case_id, activity, ts, resource, lifecycle, {base} + row_number() OVER (ORDER BY _row) AS seq, "
-            f"fp, {ingest_id}::INTEGER AS ingest_id{ev_attr} FROM {s}._typed WHERE _reason IS NULL"
+        store.execute(
+            f"""
+            CREATE OR REPLACE TEMP VIEW _new_events AS
+            SELECT case_id, activity, ts, resource, lifecycle, {base} + _row AS seq, fp,
+                   {ingest_id}::INTEGER AS ingest_id{ev_attr}
+            FROM _typed WHERE _reason IS NULL
+            """
         )
-        case_attr_cols = [f"case:{n}" for n in case_names.values()]
-        new_case_attrs = None
-        if case_attr_cols:
-            aggs = ", ".join(
-                f"arg_min({quote(c)}, _row) FILTER (WHERE {quote(c)} IS NOT NULL) AS {quote(c.removeprefix('case:'))}"
-                for c in case_attr_cols
+        new_attrs: str | None = None
+        if case_names:
+            cols = ", ".join(f"t.{quote('case:' + n)} AS {quote(n)}" for n in case_names.values())
+            # A case's attributes are those on its first row.
+            store.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _new_case_attrs AS
+                SELECT t.case_id, {cols} FROM _typed t
+                SEMI JOIN (SELECT min(_row) AS r FROM _typed WHERE _reason IS NULL GROUP BY case_id) f
+                ON t._row = f.r
+                """
             )
-            new_case_attrs = f"SELECT case_id, {aggs} FROM {s}._typed WHERE _reason IS NULL GROUP BY case_id"
+            new_attrs = "_new_case_attrs"
         if existing:
-            events_sql = f"({decoded_events_sql(store, schema)}) UNION ALL BY NAME ({new_events})"
-            old_attrs = case_attributes_sql(store, schema)
-            case_attrs = _merge_case_attrs(store, old_attrs, new_case_attrs)
+            store.execute(
+                f"CREATE OR REPLACE TEMP TABLE _all AS ({decoded_events_sql(store, schema)}) "
+                "UNION ALL BY NAME (SELECT * FROM _new_events)"
+            )
+            events_rel = "_all"
+            case_attrs = _merge_case_attrs(store, case_attributes_sql(store, schema), new_attrs)
         else:
-            events_sql = new_events
-            case_attrs = new_case_attrs
-        build_layout(store, schema, events_sql=events_sql, case_attrs_sql=case_attrs)
+            events_rel = "_new_events"
+            case_attrs = new_attrs
+        build_layout(store, schema, events_rel=events_rel, case_attrs_rel=case_attrs)
 
     _update_catalog(store, stream, schema, started_at)
     seconds = time.perf_counter() - started
@@ -483,24 +494,27 @@ def _load(
         source=staged.source,
         format=staged.format,
         rows=staged.rows,
-        events_loaded=loaded,
-        cases=new_cases,
+        events_loaded=int(loaded),
+        cases=int(new_cases),
         quarantined=quarantined,
         timestamp_format=ts_format,
         mapping=mapping.as_dict(),
-        reasons={str(k): int(v) for k, v in reasons.items()},
+        reasons=reasons,
         seconds=seconds,
     )
 
 
 def _merge_case_attrs(store: Store, old: str | None, new: str | None) -> str | None:
     """Case attributes after an append: values already stored win, new cases add theirs."""
-    if old is None or new is None:
-        return old or new
+    if old is None and new is None:
+        return None
+    if old is None:
+        return new
     store.execute(f"CREATE OR REPLACE TEMP TABLE _old_attrs AS {old}")
-    store.execute(f"CREATE OR REPLACE TEMP TABLE _new_attrs AS {new}")
+    if new is None:
+        return "_old_attrs"
     old_cols = {c for c, _ in store.columns("_old_attrs")} - {"case_id"}
-    new_cols = {c for c, _ in store.columns("_new_attrs")} - {"case_id"}
+    new_cols = {c for c, _ in store.columns(new)} - {"case_id"}
     parts = []
     for c in sorted(old_cols | new_cols):
         q = quote(c)
@@ -510,10 +524,11 @@ def _merge_case_attrs(store: Store, old: str | None, new: str | None) -> str | N
             parts.append(f"o.{q}")
         else:
             parts.append(f"n.{q}")
-    return (
-        f"SELECT coalesce(o.case_id, n.case_id) AS case_id, {', '.join(parts)} "
-        "FROM _old_attrs o FULL JOIN _new_attrs n USING (case_id)"
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE _new_attrs AS SELECT coalesce(o.case_id, n.case_id) AS case_id, "
+        f"{', '.join(parts)} FROM _old_attrs o FULL JOIN {new} n USING (case_id)"
     )
+    return "_new_attrs"
 
 
 def _update_catalog(store: Store, stream: str, schema: str, now: datetime) -> None:

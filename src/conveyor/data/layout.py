@@ -66,28 +66,34 @@ def case_attributes_sql(store: Store, schema: str) -> str | None:
     return f"SELECT case_id, {cols} FROM {quote(schema)}.cases"
 
 
-def build_layout(store: Store, schema: str, *, events_sql: str, case_attrs_sql: str | None) -> None:
-    """(Re)build every derived table of the stream from decoded events and case attributes."""
+def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: str | None) -> None:
+    """(Re)build every derived table of the stream.
+
+    ``events_rel`` is a relation of decoded events (case_id, activity, ts, resource, lifecycle,
+    seq, fp, ingest_id, attribute columns); ``case_attrs_rel`` one row per case (case_id and
+    attribute columns) or None. Events end up clustered by case, ``pos`` giving their order:
+    a final global sort would cost ~2 s per 10M events and no analysis depends on it.
+    """
     s = quote(schema)
-    store.execute(f"CREATE OR REPLACE TEMP TABLE _all AS {events_sql}")
-    extra = [c for c, _ in store.columns("_all") if c not in CORE_EVENT_COLUMNS]
-    extra_sel = "".join(f", e.{quote(c)}" for c in extra)
+    extra = [c for c, _ in store.columns(events_rel) if c not in CORE_EVENT_COLUMNS]
+    extra_enc = "".join(f", e.{quote(c)}" for c in extra)
+    extra_out = "".join(f", {quote(c)}" for c in extra)
     store.execute(
         f"""
         CREATE OR REPLACE TABLE {s}.activities AS
         SELECT (row_number() OVER (ORDER BY name) - 1)::INTEGER AS code, name
-        FROM (SELECT DISTINCT activity AS name FROM _all);
+        FROM (SELECT DISTINCT activity AS name FROM {events_rel});
         CREATE OR REPLACE TABLE {s}.resources AS
         SELECT (row_number() OVER (ORDER BY name) - 1)::INTEGER AS code, name
-        FROM (SELECT DISTINCT resource AS name FROM _all WHERE resource IS NOT NULL);
+        FROM (SELECT DISTINCT resource AS name FROM {events_rel} WHERE resource IS NOT NULL);
         CREATE OR REPLACE TEMP TABLE _case_index AS
         SELECT case_id, (row_number() OVER (ORDER BY min(seq)) - 1)::INTEGER AS case_idx
-        FROM _all GROUP BY case_id;
+        FROM {events_rel} GROUP BY case_id;
         CREATE OR REPLACE TABLE {s}.events AS
         WITH enc AS (
             SELECT ci.case_idx, a.code AS activity, e.ts, r.code AS resource, e.lifecycle,
-                   e.seq, e.fp, e.ingest_id{extra_sel}
-            FROM _all e
+                   e.seq, e.fp, e.ingest_id{extra_enc}
+            FROM {events_rel} e
             JOIN _case_index ci USING (case_id)
             JOIN {s}.activities a ON a.name = e.activity
             LEFT JOIN {s}.resources r ON r.name = e.resource
@@ -97,27 +103,28 @@ def build_layout(store: Store, schema: str, *, events_sql: str, case_attrs_sql: 
                activity, ts,
                lead(activity) OVER w AS next_activity,
                lead(ts) OVER w AS next_ts,
-               resource, lifecycle, seq, fp, ingest_id{"".join(f", {quote(c)}" for c in extra)}
+               resource, lifecycle, seq, fp, ingest_id{extra_out}
         FROM enc
-        WINDOW w AS (PARTITION BY case_idx ORDER BY ts, seq)
-        ORDER BY case_idx, pos;
+        WINDOW w AS (PARTITION BY case_idx ORDER BY ts, seq);
         CREATE OR REPLACE TEMP TABLE _traces AS
         SELECT case_idx, min(ts) AS first_ts, max(ts) AS last_ts, count(*)::INTEGER AS n_events,
                list(activity ORDER BY pos) AS trace
         FROM {s}.events GROUP BY case_idx;
+        SET VARIABLE conveyor_activity_names = (SELECT list(name ORDER BY code) FROM {s}.activities);
         CREATE OR REPLACE TABLE {s}.variants AS
         SELECT (row_number() OVER (ORDER BY count(*) DESC, min(case_idx)) - 1)::INTEGER AS variant_id,
-               trace AS activities, count(*)::BIGINT AS cases, len(trace)::INTEGER AS length
+               trace AS activities,
+               list_transform(trace, lambda x: getvariable('conveyor_activity_names')[x + 1]) AS names,
+               count(*)::BIGINT AS cases, len(trace)::INTEGER AS length
         FROM _traces GROUP BY trace;
         """
     )
     attrs_join = ""
     attrs_sel = ""
-    if case_attrs_sql is not None:
-        store.execute(f"CREATE OR REPLACE TEMP TABLE _case_attrs AS {case_attrs_sql}")
-        attr_cols = [c for c, _ in store.columns("_case_attrs") if c != "case_id"]
+    if case_attrs_rel is not None:
+        attr_cols = [c for c, _ in store.columns(case_attrs_rel) if c != "case_id"]
         attrs_sel = "".join(f", ca.{quote(c)}" for c in attr_cols)
-        attrs_join = "LEFT JOIN _case_attrs ca USING (case_id)"
+        attrs_join = f"LEFT JOIN {case_attrs_rel} ca USING (case_id)"
     store.execute(
         f"""
         CREATE OR REPLACE TABLE {s}.cases AS
@@ -129,13 +136,6 @@ def build_layout(store: Store, schema: str, *, events_sql: str, case_attrs_sql: 
         JOIN {s}.variants v ON v.activities = t.trace
         {attrs_join}
         ORDER BY t.case_idx;
-        ALTER TABLE {s}.variants ADD COLUMN names VARCHAR[];
-        UPDATE {s}.variants v SET names = (
-            SELECT list(a.name ORDER BY i) FROM
-            (SELECT unnest(v.activities) AS code, generate_subscripts(v.activities, 1) AS i) u
-            JOIN {s}.activities a USING (code)
-        );
-        DROP TABLE IF EXISTS _traces; DROP TABLE IF EXISTS _case_index;
-        DROP TABLE IF EXISTS _case_attrs; DROP TABLE IF EXISTS _all;
+        DROP TABLE _traces; DROP TABLE _case_index;
         """
     )

@@ -127,9 +127,13 @@ def stage_source(
     schema: str,
     progress: Progress | None = None,
 ) -> Staged:
-    """Stage ``source`` (a path, or a pandas/polars/Arrow table) as ``schema._stage``."""
-    table = f"{quote(schema)}._stage"
-    store.execute(f"DROP TABLE IF EXISTS {table}")
+    """Stage ``source`` (a path, or a pandas/polars/Arrow table) for ingest.
+
+    CSV and XES become a temporary table; Parquet and in-memory tables are read in place through
+    a temporary view (nothing is copied). Call :func:`drop_staged` when done.
+    """
+    table = staging_name(schema)
+    drop_staged(store, table)
     if not isinstance(source, Path):
         return _stage_frame(store, source, table)
     if not source.exists():
@@ -151,6 +155,21 @@ def stage_source(
     return staged
 
 
+def staging_name(schema: str) -> str:
+    """The (unquoted) name of the temporary staging relation for a stream's schema."""
+    return f"_stage_{schema}"
+
+
+def drop_staged(store: Store, table: str) -> None:
+    """Remove everything staging made for ``table``."""
+    for name in (table, table + "_rejects", table + "_ev", table + "_tr"):
+        if store.scalar("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [name]):
+            store.execute(f"DROP VIEW {quote(name)}")
+        if store.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]):
+            store.execute(f"DROP TABLE {quote(name)}")
+    store.unregister(table + "_frame")
+
+
 def _stage_csv(store: Store, path: Path, table: str) -> Staged:
     file = str(path)
     head = _head(path)
@@ -165,8 +184,10 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
         f"encoding = '{encoding}', null_padding = false, strict_mode = true"
     )
     try:
+        # Row numbers come from insertion order here, so it must be kept for this statement.
+        store.execute("SET preserve_insertion_order = true")
         store.execute(
-            f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, {options})",
+            f"CREATE TEMP TABLE {quote(table)} AS SELECT * FROM read_csv(?, {options})",
             [file],
         )
         rejects = store.rows("SELECT line, error_message, csv_line FROM _csv_rejects ORDER BY line")
@@ -177,19 +198,20 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
             hint="check the delimiter, quoting and encoding; conveyor detects , ; tab and |",
         ) from exc
     finally:
+        store.execute("SET preserve_insertion_order = false")
         store.execute("DROP TABLE IF EXISTS _csv_rejects; DROP TABLE IF EXISTS _csv_scan")
     # Rows are staged in file order, so rowid + 2 is the line (header is line 1) until a rejected
     # line intervenes: accepted row r sits at r + 2 + #{j : reject_line[j] - j <= r + 2}.
     reject_lines = sorted(int(r[0]) for r in rejects)
     row_expr = "(rowid + 2)"
     if reject_lines:
-        shifts = table.replace("._stage", "._stage_rejects")
-        store.execute(f"CREATE OR REPLACE TABLE {shifts} (k BIGINT)")
+        shifts = quote(table + "_rejects")
+        store.execute(f"CREATE OR REPLACE TEMP TABLE {shifts} (k BIGINT)")
         store.execute(f"INSERT INTO {shifts} SELECT unnest(?::BIGINT[])", [[L - j for j, L in enumerate(reject_lines)]])
-        row_expr = f"(_stage.rowid + 2 + (SELECT count(*) FROM {shifts} WHERE k <= _stage.rowid + 2))"
-    rows = int(store.scalar(f"SELECT count(*) FROM {table}"))
+        row_expr = f"({quote(table)}.rowid + 2 + (SELECT count(*) FROM {shifts} WHERE k <= {quote(table)}.rowid + 2))"
+    rows = int(store.scalar(f"SELECT count(*) FROM {quote(table)}"))
     return Staged(
-        table=table,
+        table=quote(table),
         source=file,
         format="csv",
         rows=rows + len(rejects),
@@ -214,18 +236,19 @@ def _stage_parquet(store: Store, path: Path, table: str) -> Staged:
             hint="the file may be truncated or another format; re-export it",
         )
     try:
+        cols = [r[0] for r in store.rows("DESCRIBE SELECT * FROM read_parquet(?)", [file])]
+        sel = ", ".join(quote(c) for c in cols)
+        literal = file.replace("'", "''")
         store.execute(
-            f"CREATE TABLE {table} AS SELECT * REPLACE (file_row_number + 1 AS file_row_number) "
-            "FROM read_parquet(?, file_row_number = true)",
-            [file],
+            f"CREATE TEMP VIEW {quote(table)} AS SELECT {sel}, file_row_number + 1 AS _row "
+            f"FROM read_parquet('{literal}', file_row_number = true)"
         )
-        store.execute(f"ALTER TABLE {table} RENAME COLUMN file_row_number TO _row")
     except duckdb.Error as exc:
         raise SourceError(
             f"cannot be read as Parquet: {str(exc).splitlines()[0]}", file=file, hint="re-export it"
         ) from exc
-    rows = int(store.scalar(f"SELECT count(*) FROM {table}"))
-    return Staged(table=table, source=file, format="parquet", rows=rows)
+    rows = int(store.scalar(f"SELECT count(*) FROM {quote(table)}"))
+    return Staged(table=quote(table), source=file, format="parquet", rows=rows)
 
 
 def _to_arrow(frame: object) -> Any:
@@ -254,18 +277,14 @@ def _stage_frame(store: Store, frame: object, table: str) -> Staged:
 
     arrow = _to_arrow(frame)
     arrow = arrow.append_column("_row", pa.array(range(1, arrow.num_rows + 1), pa.int64()))
-    store.register("_frame_in", arrow)
-    try:
-        store.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame_in")
-    finally:
-        store.unregister("_frame_in")
-    return Staged(
-        table=table, source=f"<{type(frame).__module__.split('.')[0]} table>", format="frame", rows=arrow.num_rows
-    )
+    store.register(table + "_frame", arrow)
+    store.execute(f"CREATE TEMP VIEW {quote(table)} AS SELECT * FROM {quote(table + '_frame')}")
+    kind = type(frame).__module__.split(".")[0]
+    return Staged(table=quote(table), source=f"<{kind} table>", format="frame", rows=arrow.num_rows)
 
 
 def _stage_xes(store: Store, path: Path, table: str, progress: Progress | None) -> Staged:
-    events_t, traces_t = f"{table}_ev", f"{table}_tr"
+    events_t, traces_t = quote(table + "_ev"), quote(table + "_tr")
     store.execute(f"DROP TABLE IF EXISTS {events_t}; DROP TABLE IF EXISTS {traces_t}")
     known: dict[str, set[str]] = {events_t: set(), traces_t: set()}
     types: dict[str, str] = {}
@@ -281,7 +300,7 @@ def _stage_xes(store: Store, path: Path, table: str, progress: Progress | None) 
                 store.register("_xes_chunk", arrow)
                 try:
                     if not known[target]:
-                        store.execute(f"CREATE TABLE {target} AS SELECT * FROM _xes_chunk")
+                        store.execute(f"CREATE TEMP TABLE {target} AS SELECT * FROM _xes_chunk")
                     else:
                         for col in arrow.column_names:
                             if col not in known[target]:
@@ -293,11 +312,11 @@ def _stage_xes(store: Store, path: Path, table: str, progress: Progress | None) 
         trace_cols = [c for c, _ in store.columns(traces_t) if c != "_trace"]
         sel = ", ".join(f"t.{quote(c)}" for c in trace_cols)
         store.execute(
-            f"CREATE TABLE {table} AS SELECT e.* EXCLUDE (_trace){', ' + sel if sel else ''} "
-            f"FROM {events_t} e LEFT JOIN {traces_t} t USING (_trace) ORDER BY e._row"
+            f"CREATE TEMP TABLE {quote(table)} AS SELECT e.* EXCLUDE (_trace){', ' + sel if sel else ''} "
+            f"FROM {events_t} e LEFT JOIN {traces_t} t USING (_trace)"
         )
     finally:
         store.execute(f"DROP TABLE IF EXISTS {events_t}; DROP TABLE IF EXISTS {traces_t}")
-    rows = int(store.scalar(f"SELECT count(*) FROM {table}"))
+    rows = int(store.scalar(f"SELECT count(*) FROM {quote(table)}"))
     declared = {k: XES_TYPES.get(v, "VARCHAR") for k, v in types.items()}
-    return Staged(table=table, source=str(path), format="xes", rows=rows, declared_types=declared)
+    return Staged(table=quote(table), source=str(path), format="xes", rows=rows, declared_types=declared)

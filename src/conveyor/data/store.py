@@ -150,6 +150,9 @@ class Store:
             ) from exc
         self._lock = threading.RLock()
         self._con.execute("SET TimeZone = 'UTC'")
+        # Nothing relies on the order rows are inserted in (the CSV reader sets it for itself);
+        # dropping it lets DuckDB stream big CREATE TABLE AS statements with less memory.
+        self._con.execute("SET preserve_insertion_order = false")
         if not read_only:
             self._con.execute(_CATALOG)
             self._con.execute(
@@ -168,18 +171,22 @@ class Store:
         self.close()
 
     # -- execution (for conveyor.data modules) ---------------------------------------------
-    def execute(self, sql: str, params: Sequence[object] | None = None) -> duckdb.DuckDBPyConnection:
-        """Run one or more statements on the store's connection."""
+    def execute(self, sql: str, params: Sequence[object] | None = None) -> None:
+        """Run one or more statements; any result is consumed (DuckDB 2 requires it)."""
         with self._lock:
-            return self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+            cur = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+            cur.fetchall()
 
     def rows(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return all rows as tuples."""
-        return self.execute(sql, params).fetchall()
+        with self._lock:
+            cur = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+            return cur.fetchall()
 
     def scalar(self, sql: str, params: Sequence[object] | None = None) -> Any:
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+        """The first column of the first row of a (small) query, or None."""
+        result = self.rows(sql, params)
+        return result[0][0] if result else None
 
     def arrow(self, sql: str, params: Sequence[object] | None = None) -> pa.Table:
         """Run a query and return an Arrow table."""
