@@ -63,7 +63,10 @@ def handled() -> Iterator[None]:
             highlight=False,
             soft_wrap=True,
         )
-        err_console.print("[dim]hint:[/] this is a bug in conveyor; rerun with CONVEYOR_DEBUG=1 for the traceback and report it", soft_wrap=True)
+        err_console.print(
+            "[dim]hint:[/] this is a bug in conveyor; rerun with CONVEYOR_DEBUG=1 for the traceback and report it",
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from None
 
 

@@ -128,8 +128,14 @@ def _timestamp_expr(store: Store, staged: Staged, column: str, fmt: str | None) 
     return f"CAST(try_strptime({text}, '{chosen}') AS TIMESTAMPTZ)", chosen
 
 
-def _attribute_types(store: Store, staged: Staged, columns: list[str]) -> dict[str, str]:
-    """The DuckDB type each attribute column should have, inferred for text columns."""
+def _attribute_types(
+    store: Store, staged: Staged, columns: list[str], *, sample: int | None = _SAMPLE
+) -> dict[str, str]:
+    """The DuckDB type each attribute column should have, inferred for text columns.
+
+    Inference reads the first ``sample`` rows; the load then checks that no later value fails
+    the chosen type (and, if one does, infers again from every row), so nothing is lost.
+    """
     types = dict(store.columns(staged.table))
     result: dict[str, str] = {}
     infer: list[str] = []
@@ -152,7 +158,8 @@ def _attribute_types(store: Store, staged: Staged, columns: list[str]) -> dict[s
             f"(WHERE lower({v}) IN ('true','false')) AS b{i}, count(TRY_CAST({v} AS TIMESTAMPTZ)) "
             f"FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}')) AS t{i}"
         )
-    row = store.rows(f"SELECT {', '.join(parts)} FROM {staged.table}")[0]
+    source = staged.table if sample is None else f"(SELECT * FROM {staged.table} LIMIT {sample})"
+    row = store.rows(f"SELECT {', '.join(parts)} FROM {source}")[0]
     for i, c in enumerate(infer):
         n, ints, dbl, boo, ts = row[5 * i : 5 * i + 5]
         declared = staged.declared_types.get(c)
@@ -192,6 +199,7 @@ def ingest(
     dedupe: bool = False,
     strict: bool = False,
     progress: Progress | None = None,
+    xes_reader: str = "auto",
 ) -> IngestResult:
     """Load ``source`` into ``stream``, creating the stream if needed.
 
@@ -200,6 +208,7 @@ def ingest(
     unparseable timestamp, or that repeat an event already in the stream are quarantined; with
     ``dedupe`` so are exact repeats within the source; with ``strict`` any such row is an error
     and nothing is loaded. Ingesting a file already ingested into the stream adds nothing.
+    ``xes_reader="stream"`` skips the fast line-based XES reader (it falls back by itself).
 
     >>> from conveyor.data.store import Store
     >>> import pyarrow as pa
@@ -220,7 +229,7 @@ def ingest(
     if isinstance(source, str):
         source = Path(source)
     step("reading", 0.0)
-    staged = stage_source(store, source, schema=schema, progress=progress)
+    staged = stage_source(store, source, schema=schema, progress=progress, xes_reader=xes_reader)
     try:
         if staged.sha256 is not None:
             seen = store.scalar(
@@ -302,6 +311,7 @@ def _load(
     extras = [c for c, _ in store.columns(stage) if c not in roles and c != "_row"]
     case_cols = [c for c in extras if c.startswith(CASE_PREFIX)]
     event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
+    source_types = {c: t.upper() for c, t in store.columns(stage)}
     attr_types = _attribute_types(store, staged, extras)
     nulls = ", ".join(_sql_str(t) for t in _NULL_TOKENS)
 
@@ -311,22 +321,35 @@ def _load(
         v = f"CAST({quote(col)} AS VARCHAR)"
         return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
 
+    def cleaned(col: str) -> str:
+        return f"(CASE WHEN {quote(col)} IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
+
     def typed(col: str) -> str:
+        if source_types[col] != "VARCHAR":
+            return quote(col)  # already typed by the source (Parquet, Arrow)
         t = attr_types[col]
-        v = f"(CASE WHEN CAST({quote(col)} AS VARCHAR) IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
-        return f"TRY_CAST({v} AS {t})" if t != "VARCHAR" else f"CAST({v} AS VARCHAR)"
+        return cleaned(col) if t == "VARCHAR" else f"TRY_CAST({cleaned(col)} AS {t})"
+
+    def lost(cols: list[str]) -> str:
+        """True where a text value did not survive the cast to its inferred type."""
+        checks = [
+            f"({cleaned(c)} IS NOT NULL AND TRY_CAST({cleaned(c)} AS {attr_types[c]}) IS NULL)"
+            for c in cols
+            if source_types[c] == "VARCHAR" and attr_types[c] != "VARCHAR"
+        ]
+        return " OR ".join(checks) if checks else "false"
 
     taken: set[str] = set()
     ev_names = {c: _attr_name(c, taken, CORE_EVENT_COLUMNS) for c in event_cols}
     taken_case: set[str] = set()
     case_names = {c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols}
-    attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in ev_names.items())
-    case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in case_names.items())
     fp_cols = ["case_id", "activity", "ts", "resource", "lifecycle", *ev_names.values()]
     reason = """CASE WHEN case_id IS NULL THEN 'missing case id'
                      WHEN activity IS NULL THEN 'missing activity'
-                     WHEN _ts_raw IS NULL OR trim(_ts_raw) = '' THEN 'missing timestamp'
+                     WHEN ts IS NULL AND (_ts_raw IS NULL OR trim(_ts_raw) = '') THEN 'missing timestamp'
                      WHEN ts IS NULL THEN 'unparseable timestamp' END"""
+    ts_text = source_types[mapping.timestamp] == "VARCHAR"
+    ts_src = f"CAST({quote(mapping.timestamp)} AS VARCHAR)" if ts_text else "NULL::VARCHAR"
     try:
         store.execute(f"SET TimeZone = {_sql_str(timezone)}")
     except Exception as exc:
@@ -335,24 +358,34 @@ def _load(
         ) from exc
     try:
         ts_expr, ts_format = _timestamp_expr(store, staged, mapping.timestamp, timestamp_format)
-        store.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _typed AS
-            SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp, {reason} AS _reason FROM (
-                SELECT {staged.row_expr} AS _row,
-                       {text(mapping.case_id)} AS case_id,
-                       {text(mapping.activity)} AS activity,
-                       {ts_expr} AS ts,
-                       CAST({quote(mapping.timestamp)} AS VARCHAR) AS _ts_raw,
-                       {text(mapping.resource)} AS resource,
-                       {text(mapping.lifecycle)} AS lifecycle{attr_sel}{case_sel}
-                FROM {stage}
+        for attempt in range(2):
+            attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in ev_names.items())
+            case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in case_names.items())
+            store.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _typed AS
+                SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp, {reason} AS _reason FROM (
+                    SELECT * EXCLUDE (_ts_src), CASE WHEN ts IS NULL THEN _ts_src END AS _ts_raw FROM (
+                        SELECT {staged.row_expr} AS _row,
+                               {text(mapping.case_id)} AS case_id,
+                               {text(mapping.activity)} AS activity,
+                               {ts_expr} AS ts,
+                               {ts_src} AS _ts_src,
+                               {text(mapping.resource)} AS resource,
+                               {text(mapping.lifecycle)} AS lifecycle{attr_sel}{case_sel},
+                               {lost(extras)} AS _lost
+                        FROM {stage}
+                    )
+                )
+                """
             )
-            """
-        )
+            if attempt or not store.scalar("SELECT count(*) FROM _typed WHERE _lost"):
+                break
+            # A value beyond the inference sample did not fit its column's type: infer from all rows.
+            attr_types = _attribute_types(store, staged, extras, sample=None)
+        store.execute("ALTER TABLE _typed DROP COLUMN _lost")
     finally:
         store.execute("SET TimeZone = 'UTC'")
-
     existing = bool(
         store.scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
@@ -390,7 +423,7 @@ def _load(
                               WHEN t.activity IS NULL THEN {_sql_str(mapping.activity)}
                               ELSE {_sql_str(mapping.timestamp)} END"""
         value_sql = """CASE WHEN t._reason LIKE 'duplicate%' OR t.case_id IS NULL OR t.activity IS NULL
-                            THEN NULL ELSE t._ts_raw END"""
+                            THEN NULL ELSE t._ts_raw END"""  # _ts_raw is kept only where parsing failed
         store.execute(
             f"""
             INSERT INTO {s}.quarantine

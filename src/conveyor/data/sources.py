@@ -21,6 +21,7 @@ import duckdb
 
 from conveyor.data.store import Store, quote
 from conveyor.data.xes import XES_TYPES, read_xes
+from conveyor.data.xes_lines import stage_xes_lines
 from conveyor.errors import SourceError
 
 __all__ = ["FORMATS", "Staged", "detect_format", "stage_source"]
@@ -126,6 +127,7 @@ def stage_source(
     *,
     schema: str,
     progress: Progress | None = None,
+    xes_reader: str = "auto",
 ) -> Staged:
     """Stage ``source`` (a path, or a pandas/polars/Arrow table) for ingest.
 
@@ -149,7 +151,7 @@ def stage_source(
     elif fmt == "parquet":
         staged = _stage_parquet(store, source, table)
     else:
-        staged = _stage_xes(store, source, table, progress)
+        staged = _stage_xes(store, source, table, progress, reader=xes_reader)
     hasher.join()
     staged.sha256 = sha[0] if sha else None
     return staged
@@ -283,7 +285,19 @@ def _stage_frame(store: Store, frame: object, table: str) -> Staged:
     return Staged(table=quote(table), source=f"<{kind} table>", format="frame", rows=arrow.num_rows)
 
 
-def _stage_xes(store: Store, path: Path, table: str, progress: Progress | None) -> Staged:
+def _stage_xes(store: Store, path: Path, table: str, progress: Progress | None, *, reader: str) -> Staged:
+    """``reader``: "auto" tries the line fast path first; "stream" goes straight to expat."""
+    if reader == "auto" and _head(path).lstrip().startswith(b"<"):  # also checks the gzip header
+        if progress is not None:
+            progress("reading XES", 0.1)
+        fast = stage_xes_lines(store, str(path), table)
+        if fast is not None:
+            rows, declared = fast
+            return Staged(table=quote(table), source=str(path), format="xes", rows=rows, declared_types=declared)
+    return _stage_xes_streaming(store, path, table, progress)
+
+
+def _stage_xes_streaming(store: Store, path: Path, table: str, progress: Progress | None) -> Staged:
     events_t, traces_t = quote(table + "_ev"), quote(table + "_tr")
     store.execute(f"DROP TABLE IF EXISTS {events_t}; DROP TABLE IF EXISTS {traces_t}")
     known: dict[str, set[str]] = {events_t: set(), traces_t: set()}

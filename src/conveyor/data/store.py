@@ -8,8 +8,10 @@ in ARCHITECTURE.md: ``events``, ``cases``, ``activities``, ``resources``, ``vari
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Store", "StreamInfo", "quote", "stream_schema", "validate_stream_name"]
 
 SCHEMA_VERSION = 1
+log = logging.getLogger("conveyor.store")
 _STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 _CATALOG = """
@@ -173,15 +176,20 @@ class Store:
     # -- execution (for conveyor.data modules) ---------------------------------------------
     def execute(self, sql: str, params: Sequence[object] | None = None) -> None:
         """Run one or more statements; any result is consumed (DuckDB 2 requires it)."""
+        started = time.perf_counter()
         with self._lock:
             cur = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
             cur.fetchall()
+        log.debug("%.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:120])
 
     def rows(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return all rows as tuples."""
+        started = time.perf_counter()
         with self._lock:
             cur = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
-            return cur.fetchall()
+            result = cur.fetchall()
+        log.debug("%.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:120])
+        return result
 
     def scalar(self, sql: str, params: Sequence[object] | None = None) -> Any:
         """The first column of the first row of a (small) query, or None."""
