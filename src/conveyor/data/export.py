@@ -12,7 +12,7 @@ from conveyor.errors import ConveyorError
 
 __all__ = ["export_sql", "export_stream"]
 
-_HIDDEN = {"seq", "fp", "ingest_id", "pos", "case_idx", "next_activity", "next_ts"}
+_HIDDEN = {"seq", "fp", "ingest_id", "pos", "case_idx", "next_activity", "next_ts", "next_resource"}
 
 
 def export_sql(store: Store, stream: str) -> tuple[str, list[str]]:

@@ -26,6 +26,7 @@ CORE_EVENT_COLUMNS = (
     "next_activity",
     "next_ts",
     "resource",
+    "next_resource",
     "lifecycle",
     "seq",
     "fp",
@@ -103,7 +104,9 @@ def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: 
                activity, ts,
                lead(activity) OVER w AS next_activity,
                lead(ts) OVER w AS next_ts,
-               resource, lifecycle, seq, fp, ingest_id{extra_out}
+               resource,
+               lead(resource) OVER w AS next_resource,
+               lifecycle, seq, fp, ingest_id{extra_out}
         FROM enc
         WINDOW w AS (PARTITION BY case_idx ORDER BY ts, seq);
         CREATE OR REPLACE TEMP TABLE _traces AS

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from conveyor.data.sql import Query, transpile
 from conveyor.errors import ConveyorError, StreamNotFoundError, WorkspaceError
 
 if TYPE_CHECKING:
@@ -172,6 +173,20 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    #: The SQL dialect of the engine behind this store; queries are transpiled to it.
+    dialect = "duckdb"
+
+    def run(self, query: Query, **parts: str) -> list[dict[str, Any]]:
+        """Run a registered :class:`~conveyor.data.sql.Query` and return rows as dicts."""
+        sql = transpile(query.render(**parts), self.dialect)
+        started = time.perf_counter()
+        with self._lock:
+            cur = self._con.execute(sql)
+            names = [d[0] for d in cur.description or []]
+            rows = cur.fetchall()
+        log.debug("%.3fs query %s", time.perf_counter() - started, query.name)
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
     # -- execution (for conveyor.data modules) ---------------------------------------------
     def execute(self, sql: str, params: Sequence[object] | None = None) -> None:

@@ -1,0 +1,91 @@
+"""Throughput times of cases, and what each activity does: events, cases, resources, service time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.data.sql import Query
+from conveyor.data.store import Store
+from conveyor.mining.filters import Filters, scope_for
+
+__all__ = ["BUCKETS", "activity_stats", "durations"]
+
+#: Histogram buckets an operations team reads at a glance: (label, upper bound in seconds).
+BUCKETS: list[tuple[str, float]] = [
+    ("< 1 hour", 3600),
+    ("1-4 hours", 4 * 3600),
+    ("4-24 hours", 86400),
+    ("1-2 days", 2 * 86400),
+    ("2-4 days", 4 * 86400),
+    ("4-7 days", 7 * 86400),
+    ("1-2 weeks", 14 * 86400),
+    ("2-4 weeks", 28 * 86400),
+    ("1-3 months", 91 * 86400),
+    ("3-6 months", 182 * 86400),
+    ("> 6 months", float("inf")),
+]
+
+SUMMARY = Query(
+    "durations.summary",
+    """WITH {scope}
+    SELECT count(*) AS cases, avg(duration_seconds) AS mean_seconds, median(duration_seconds) AS median_seconds,
+           quantile_cont(duration_seconds, 0.9) AS p90_seconds, min(duration_seconds) AS min_seconds,
+           max(duration_seconds) AS max_seconds, stddev_samp(duration_seconds) AS stddev_seconds,
+           quantile_cont(duration_seconds, 0.25) AS p25_seconds, quantile_cont(duration_seconds, 0.75) AS p75_seconds,
+           quantile_cont(duration_seconds, 0.95) AS p95_seconds, quantile_cont(duration_seconds, 0.99) AS p99_seconds,
+           {buckets}
+    FROM fc""",
+)
+
+ACTIVITIES = Query(
+    "durations.activities",
+    """WITH {scope}, base AS (
+        SELECT activity, count(*) AS events, count(DISTINCT case_idx) AS cases, count(DISTINCT resource) AS resources
+        FROM fe GROUP BY activity
+    ), waits AS (
+        SELECT next_activity AS activity, avg((epoch_us(next_ts) - epoch_us(ts)) / 1e6) AS mean_wait_seconds,
+               median((epoch_us(next_ts) - epoch_us(ts)) / 1e6) AS median_wait_seconds
+        FROM fe WHERE next_activity IS NOT NULL GROUP BY next_activity
+    ), lc AS (
+        SELECT case_idx, activity, ts, lower(lifecycle) AS lifecycle,
+               row_number() OVER (PARTITION BY case_idx, activity, lower(lifecycle) ORDER BY pos) AS k
+        FROM fe WHERE lower(lifecycle) IN ('start', 'complete')
+    ), service AS (
+        SELECT s.activity, count(*) AS pairs, avg((epoch_us(c.ts) - epoch_us(s.ts)) / 1e6) AS mean_service_seconds,
+               median((epoch_us(c.ts) - epoch_us(s.ts)) / 1e6) AS median_service_seconds
+        FROM lc s JOIN lc c ON c.case_idx = s.case_idx AND c.activity = s.activity AND c.k = s.k
+        WHERE s.lifecycle = 'start' AND c.lifecycle = 'complete'
+        GROUP BY s.activity
+    )
+    SELECT a.name AS activity, b.events, b.cases, b.resources, w.mean_wait_seconds, w.median_wait_seconds,
+           sv.pairs AS service_pairs, sv.mean_service_seconds, sv.median_service_seconds
+    FROM base b JOIN {s}.activities a ON a.code = b.activity
+    LEFT JOIN waits w ON w.activity = b.activity LEFT JOIN service sv ON sv.activity = b.activity
+    ORDER BY b.events DESC, a.name""",
+)
+
+
+def durations(store: Store, stream: str, *, filters: Filters | None = None) -> dict[str, Any]:
+    """Case throughput times (first to last event) in seconds: count, mean, median, p90 and more,
+    and a histogram over :data:`BUCKETS`.
+    """
+    scope = scope_for(store, stream, filters)
+    lower = 0.0
+    cols = []
+    for i, (_, upper) in enumerate(BUCKETS):
+        cond = f"duration_seconds >= {lower!r}" + (
+            "" if upper == float("inf") else f" AND duration_seconds < {upper!r}"
+        )
+        cols.append(f"count(*) FILTER (WHERE {cond}) AS b{i}")
+        lower = upper
+    row = store.run(SUMMARY, scope=scope.cte, s=scope.s, buckets=", ".join(cols))[0]
+    histogram = [{"bucket": label, "cases": row.pop(f"b{i}")} for i, (label, _) in enumerate(BUCKETS)]
+    return {**row, "histogram": histogram}
+
+
+def activity_stats(store: Store, stream: str, *, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Per activity: events, cases, distinct resources, waiting time before it, and service time
+    where lifecycle start/complete pairs exist (the n-th start paired with the n-th complete).
+    """
+    scope = scope_for(store, stream, filters)
+    return store.run(ACTIVITIES, scope=scope.cte, s=scope.s)

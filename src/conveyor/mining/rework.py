@@ -1,0 +1,49 @@
+"""Rework: activities done more than once in a case, and what the repeats cost in time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.data.sql import Query
+from conveyor.data.store import Store
+from conveyor.mining.filters import Filters, scope_for
+
+__all__ = ["rework"]
+
+PER_ACTIVITY = Query(
+    "rework.activities",
+    """WITH {scope}, per AS (
+        SELECT case_idx, activity, count(*) AS n FROM fe GROUP BY case_idx, activity
+    )
+    SELECT a.name AS activity, count(*) AS cases, count(*) FILTER (WHERE n > 1) AS cases_repeated,
+           count(*) FILTER (WHERE n > 1) / count(*) AS rework_rate, sum(n - 1) AS extra_events
+    FROM per JOIN {s}.activities a ON a.code = per.activity
+    GROUP BY a.name ORDER BY cases_repeated DESC, extra_events DESC, activity""",
+)
+
+CASES = Query(
+    "rework.cases",
+    """WITH {scope}, looped AS (
+        SELECT DISTINCT case_idx FROM (SELECT case_idx, activity FROM fe GROUP BY ALL HAVING count(*) > 1)
+    ), tagged AS (
+        SELECT fc.case_idx, fc.duration_seconds, l.case_idx IS NOT NULL AS has_rework
+        FROM fc LEFT JOIN looped l USING (case_idx)
+    )
+    SELECT count(*) AS cases, count(*) FILTER (WHERE has_rework) AS cases_with_rework,
+           count(*) FILTER (WHERE has_rework) / nullif(count(*), 0) AS share,
+           median(duration_seconds) FILTER (WHERE has_rework) AS median_seconds_with_rework,
+           median(duration_seconds) FILTER (WHERE NOT has_rework) AS median_seconds_without_rework
+    FROM tagged""",
+)
+
+
+def rework(store: Store, stream: str, *, filters: Filters | None = None) -> dict[str, Any]:
+    """Per activity: cases doing it, cases repeating it, rework rate and extra events; overall:
+    cases with any loop and the median throughput with and without rework (the time it costs).
+    """
+    scope = scope_for(store, stream, filters)
+    parts = {"scope": scope.cte, "s": scope.s}
+    summary = store.run(CASES, **parts)[0]
+    with_, without = summary["median_seconds_with_rework"], summary["median_seconds_without_rework"]
+    summary["extra_median_seconds"] = None if with_ is None or without is None else with_ - without
+    return {"summary": summary, "activities": store.run(PER_ACTIVITY, **parts)}
