@@ -2,6 +2,8 @@
 
 Each class also inherits the builtin it resembles, so callers that catch ``ValueError`` or
 ``FileNotFoundError`` keep working, and each carries its data as attributes for the CLI and API.
+``ConveyorError`` comes first among the bases so its ``__init__`` (message and hint) is the one
+that runs; the builtin's comes after it in the MRO.
 """
 
 from __future__ import annotations
@@ -30,25 +32,24 @@ class ConveyorError(Exception):
             self.hint = hint
 
 
-class ConfigError(ValueError, ConveyorError):
+class ConfigError(ConveyorError, ValueError):
     """``conveyor.toml`` is unreadable or a setting has a bad value."""
 
 
-class WorkspaceError(FileNotFoundError, ConveyorError):
+class WorkspaceError(ConveyorError, FileNotFoundError):
     """A command ran outside a workspace, or the workspace cannot be opened."""
 
     def __init__(self, message: str, *, path: str, hint: str | None = None) -> None:
-        ConveyorError.__init__(self, message, hint=hint)
+        super().__init__(message, hint=hint)
         self.path = path
 
 
-class StreamNotFoundError(KeyError, ConveyorError):
+class StreamNotFoundError(ConveyorError, KeyError):
     """The named stream does not exist in this workspace."""
 
     def __init__(self, name: str, *, known: list[str]) -> None:
         listing = ", ".join(known) if known else "none yet"
-        ConveyorError.__init__(
-            self,
+        super().__init__(
             f"no stream named {name!r} in this workspace (streams: {listing})",
             hint="run `conveyor streams` to list them, or `conveyor ingest FILE --stream NAME`",
         )
@@ -59,32 +60,31 @@ class StreamNotFoundError(KeyError, ConveyorError):
         return self.message
 
 
-class SourceError(ValueError, ConveyorError):
+class SourceError(ConveyorError, ValueError):
     """A source file is not what it claims to be (truncated, binary, not XES, hostile XML...)."""
 
     def __init__(self, message: str, *, file: str, hint: str | None = None) -> None:
-        ConveyorError.__init__(self, f"{file}: {message}", hint=hint)
+        super().__init__(f"{file}: {message}", hint=hint)
         self.file = file
 
 
-class MappingError(ValueError, ConveyorError):
+class MappingError(ConveyorError, ValueError):
     """The source's columns cannot be mapped to case id, activity and timestamp."""
 
     def __init__(self, message: str, *, file: str, columns: list[str], hint: str | None = None) -> None:
-        ConveyorError.__init__(self, f"{file}: {message}", hint=hint)
+        super().__init__(f"{file}: {message}", hint=hint)
         self.file = file
         self.columns = columns
 
 
-class QuarantineError(ValueError, ConveyorError):
+class QuarantineError(ConveyorError, ValueError):
     """Raised under ``--strict`` when any row would be quarantined; nothing was loaded.
 
     ``first`` is the first rejected row as a dict with file, row, column, value and reason.
     """
 
     def __init__(self, message: str, *, count: int, first: dict[str, object]) -> None:
-        ConveyorError.__init__(
-            self,
+        super().__init__(
             message,
             hint="fix the rows listed, or ingest without --strict to load the good rows "
             "and inspect the rest with `conveyor quarantine STREAM`",

@@ -40,7 +40,7 @@ from conveyor.mining.filters import Filters, parse_duration, scope_for
 __all__ = ["Rule", "RuleError", "check_conformance", "load_rules"]
 
 
-class RuleError(ValueError, ConveyorError):
+class RuleError(ConveyorError, ValueError):
     """A rules file that cannot be read or has a bad rule."""
 
 

@@ -22,7 +22,7 @@ __all__ = ["FilterError", "Filters", "Scope", "parse_duration", "scope_for", "sq
 WindowMode = Literal["contained", "intersecting", "started", "completed"]
 
 
-class FilterError(ValueError, ConveyorError):
+class FilterError(ConveyorError, ValueError):
     """A filter names something the stream does not have, or has a bad value."""
 
 
