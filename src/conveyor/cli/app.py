@@ -205,4 +205,6 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    import conveyor.cli.mining  # noqa: F401  (registers the analysis commands)
+
     app()

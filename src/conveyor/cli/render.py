@@ -32,3 +32,25 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
         f"\nnext: [bold]conveyor streams -w {summary['workspace']}[/], "
         f"[bold]conveyor export order-to-cash -o o2c.xes -w {summary['workspace']}[/]"
     )
+
+
+def human(seconds: float | None) -> str:
+    """A duration as an operations person reads it: 45s, 12m, 3.5h, 2.1d, 5.0w."""
+    if seconds is None:
+        return "-"
+    s = float(seconds)
+    sign = "-" if s < 0 else ""
+    s = abs(s)
+    if s < 60:
+        return f"{sign}{s:.0f}s"
+    if s < 3600:
+        return f"{sign}{s / 60:.0f}m"
+    if s < 86400:
+        return f"{sign}{s / 3600:.1f}h"
+    if s < 14 * 86400:
+        return f"{sign}{s / 86400:.1f}d"
+    return f"{sign}{s / 604800:.1f}w"
+
+
+def pct(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.1f}%"

@@ -22,7 +22,7 @@ from conveyor.data.layout import (
     decoded_events_sql,
 )
 from conveyor.data.schema import CASE_PREFIX, ColumnMapping, resolve_mapping
-from conveyor.data.sources import Staged, drop_staged, stage_source, staging_name
+from conveyor.data.sources import Staged, csv_rejects, drop_staged, stage_source, staging_name
 from conveyor.data.store import Store, quote, stream_schema
 from conveyor.errors import ConveyorError, QuarantineError
 
@@ -232,16 +232,16 @@ def ingest(
     staged = stage_source(store, source, schema=schema, progress=progress, xes_reader=xes_reader)
     try:
         if staged.sha256 is not None:
-            seen = store.scalar(
-                "SELECT id FROM main.ingests WHERE stream = ? AND sha256 = ? LIMIT 1",
+            seen = store.rows(
+                "SELECT id, rows FROM main.ingests WHERE stream = ? AND sha256 = ? LIMIT 1",
                 [stream, staged.sha256],
             )
-            if seen is not None:
+            if seen:
                 return IngestResult(
                     stream=stream,
                     source=staged.source,
                     format=staged.format,
-                    rows=staged.rows,
+                    rows=int(seen[0][1]),
                     events_loaded=0,
                     cases=0,
                     quarantined=0,
@@ -386,6 +386,17 @@ def _load(
         store.execute("ALTER TABLE _typed DROP COLUMN _lost")
     finally:
         store.execute("SET TimeZone = 'UTC'")
+    stage_row = staged.row_expr
+    if staged.format == "csv":
+        staged.rejects = csv_rejects(store, staged)
+        staged.rows = int(store.scalar("SELECT count(*) FROM _typed")) + len(staged.rejects)
+        if staged.rejects:
+            # Rows after a skipped line sit lower in the file: accepted row r (0-based) is on line
+            # r + 2 + #{j : reject_line[j] - j <= r + 2}.
+            shifts = [line - j for j, (line, _, _) in enumerate(staged.rejects)]
+            store.execute("CREATE OR REPLACE TEMP TABLE _shift AS SELECT unnest(?::BIGINT[]) AS k", [shifts])
+            store.execute("UPDATE _typed SET _row = _row + (SELECT count(*) FROM _shift WHERE k <= _typed._row)")
+            stage_row = f"({stage}._row + (SELECT count(*) FROM _shift WHERE k <= {stage}._row))"
     existing = bool(
         store.scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
@@ -429,8 +440,8 @@ def _load(
             INSERT INTO {s}.quarantine
             SELECT ?, ?, t._row, {column_sql}, {value_sql}, t._reason, r.rec
             FROM (SELECT * FROM _typed WHERE _reason IS NOT NULL) t
-            JOIN (SELECT {staged.row_expr} AS _row, {record} AS rec FROM {stage}
-                  WHERE {staged.row_expr} IN (SELECT _row FROM _typed WHERE _reason IS NOT NULL)) r
+            JOIN (SELECT {stage_row} AS _row, {record} AS rec FROM {stage}
+                  WHERE {stage_row} IN (SELECT _row FROM _typed WHERE _reason IS NOT NULL)) r
             USING (_row)
             ORDER BY t._row
             """,

@@ -46,6 +46,8 @@ class Staged:
     encoding: str | None = None
     #: SQL giving each staged row's source row (line) number.
     row_expr: str = "_row"
+    #: CSV only: the table DuckDB writes malformed lines to while reading.
+    rejects_table: str | None = None
 
 
 def detect_format(path: Path) -> str:
@@ -164,7 +166,7 @@ def staging_name(schema: str) -> str:
 
 def drop_staged(store: Store, table: str) -> None:
     """Remove everything staging made for ``table``."""
-    for name in (table, table + "_rejects", table + "_ev", table + "_tr"):
+    for name in (table, table + "_rej", table + "_scan", table + "_ev", table + "_tr"):
         if store.scalar("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [name]):
             store.execute(f"DROP VIEW {quote(name)}")
         if store.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]):
@@ -173,6 +175,10 @@ def drop_staged(store: Store, table: str) -> None:
 
 
 def _stage_csv(store: Store, path: Path, table: str) -> Staged:
+    """A view over the file: nothing is copied. ``WITH ORDINALITY`` numbers rows in file order
+    (also under DuckDB's parallel scan), so ``_row`` is the line number (header = line 1) until a
+    malformed line is skipped; :func:`csv_rejects` and the loader then shift later rows down.
+    """
     file = str(path)
     head = _head(path)
     encoding = _sniff_encoding(head, file)
@@ -182,45 +188,39 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
         raise SourceError("is empty", file=file, hint="export the log again; the file has no rows")
     options = (
         "all_varchar = true, header = true, store_rejects = true, "
-        "rejects_scan = '_csv_scan', rejects_table = '_csv_rejects', "
+        f"rejects_scan = '{table}_scan', rejects_table = '{table}_rej', "
         f"encoding = '{encoding}', null_padding = false, strict_mode = true"
     )
+    literal = file.replace("'", "''")
     try:
-        # Row numbers come from insertion order here, so it must be kept for this statement.
-        store.execute("SET preserve_insertion_order = true")
+        store.rows(f"DESCRIBE SELECT * FROM read_csv('{literal}', {options})")  # sniff now: errors name the file
         store.execute(
-            f"CREATE TEMP TABLE {quote(table)} AS SELECT * FROM read_csv(?, {options})",
-            [file],
+            f"CREATE TEMP VIEW {quote(table)} AS SELECT * EXCLUDE (ordinality), ordinality + 1 AS _row "
+            f"FROM read_csv('{literal}', {options}) WITH ORDINALITY"
         )
-        rejects = store.rows("SELECT line, error_message, csv_line FROM _csv_rejects ORDER BY line")
     except duckdb.Error as exc:
         raise SourceError(
             f"cannot be read as delimited text: {str(exc).splitlines()[0]}",
             file=file,
             hint="check the delimiter, quoting and encoding; conveyor detects , ; tab and |",
         ) from exc
-    finally:
-        store.execute("SET preserve_insertion_order = false")
-        store.execute("DROP TABLE IF EXISTS _csv_rejects; DROP TABLE IF EXISTS _csv_scan")
-    # Rows are staged in file order, so rowid + 2 is the line (header is line 1) until a rejected
-    # line intervenes: accepted row r sits at r + 2 + #{j : reject_line[j] - j <= r + 2}.
-    reject_lines = sorted(int(r[0]) for r in rejects)
-    row_expr = "(rowid + 2)"
-    if reject_lines:
-        shifts = quote(table + "_rejects")
-        store.execute(f"CREATE OR REPLACE TEMP TABLE {shifts} (k BIGINT)")
-        store.execute(f"INSERT INTO {shifts} SELECT unnest(?::BIGINT[])", [[L - j for j, L in enumerate(reject_lines)]])
-        row_expr = f"({quote(table)}.rowid + 2 + (SELECT count(*) FROM {shifts} WHERE k <= {quote(table)}.rowid + 2))"
-    rows = int(store.scalar(f"SELECT count(*) FROM {quote(table)}"))
     return Staged(
-        table=quote(table),
-        source=file,
-        format="csv",
-        rows=rows + len(rejects),
-        rejects=[(int(r[0]), str(r[1]), str(r[2])) for r in rejects],
-        encoding=encoding,
-        row_expr=row_expr,
+        table=quote(table), source=file, format="csv", rows=-1, encoding=encoding, rejects_table=f"{table}_rej"
     )
+
+
+def csv_rejects(store: Store, staged: Staged) -> list[tuple[int, str, str]]:
+    """Malformed lines met while reading a staged CSV: (line, message, raw text), by line."""
+    if staged.rejects_table is None:
+        return []
+    exists = store.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [staged.rejects_table])
+    if not exists:
+        return []
+    rows = store.rows(
+        f"SELECT line, any_value(error_message), any_value(csv_line) FROM {quote(staged.rejects_table)} "
+        "GROUP BY line ORDER BY line"
+    )
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def _stage_parquet(store: Store, path: Path, table: str) -> Staged:
