@@ -3,22 +3,31 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(BIN)/uv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck pytest bench bench-env clean
+.PHONY: help install compile demo test lint typecheck pytest bench bench-env clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml uv.lock
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
+# uv lives in its own small venv so that syncing .venv to the lock file never removes it.
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --compile-bytecode --python $(PY)
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install conveyor and its tools from the lock file
+# Byte-compile our sources too: start-up time matters for every command, and some shells set
+# PYTHONDONTWRITEBYTECODE, which stops Python caching them itself (it still reads the cache).
+compile: $(STAMP)
+	@$(BIN)/python -m compileall -q src
+
+install: $(STAMP) compile ## Create .venv and install conveyor and its tools from the lock file
 
 demo: install ## Build the demo company workspace in ./conveyor-demo and summarise it
 	$(BIN)/conveyor demo conveyor-demo
@@ -43,4 +52,4 @@ bench: install bench-env ## Run the benchmarks and print ratios against PM4Py
 	$(BIN)/python bench/ingest.py --reference-python .venv-pm4py/bin/python
 
 clean: ## Remove the virtual environments and caches
-	rm -rf $(VENV) .venv-pm4py .pytest_cache .mypy_cache .ruff_cache conveyor-demo
+	rm -rf $(VENV) $(TOOLS) .venv-pm4py .pytest_cache .mypy_cache .ruff_cache conveyor-demo

@@ -1,26 +1,44 @@
 """conveyor: an operations engine.
 
 >>> import conveyor
->>> ws = conveyor.open_workspace("my-workspace")          # doctest: +SKIP
->>> conveyor.ingest(ws.store, "orders.csv", stream="order-to-cash")  # doctest: +SKIP
+>>> ws = conveyor.open_workspace("my-workspace")                      # doctest: +SKIP
+>>> conveyor.ingest(ws.store, "orders.csv", stream="order-to-cash")   # doctest: +SKIP
+
+Names are imported on first use, so ``import conveyor`` (and every CLI command) stays fast.
 """
 
-from conveyor.data import IngestResult, Store, StreamInfo, export_stream, ingest, quarantine_rows
-from conveyor.errors import ConveyorError
-from conveyor.workspace import Workspace, init_workspace, open_workspace
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ConveyorError",
-    "IngestResult",
-    "Store",
-    "StreamInfo",
-    "Workspace",
-    "__version__",
-    "export_stream",
-    "ingest",
-    "init_workspace",
-    "open_workspace",
-    "quarantine_rows",
-]
+_LAZY = {
+    "ConveyorError": "conveyor.errors",
+    "IngestResult": "conveyor.data.ingest",
+    "Store": "conveyor.data.store",
+    "StreamInfo": "conveyor.data.store",
+    "Workspace": "conveyor.workspace",
+    "export_stream": "conveyor.data.export",
+    "ingest": "conveyor.data.ingest",
+    "init_workspace": "conveyor.workspace",
+    "open_workspace": "conveyor.workspace",
+    "quarantine_rows": "conveyor.data.quarantine",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+if TYPE_CHECKING:
+    from conveyor.data.export import export_stream
+    from conveyor.data.ingest import IngestResult, ingest
+    from conveyor.data.quarantine import quarantine_rows
+    from conveyor.data.store import Store, StreamInfo
+    from conveyor.errors import ConveyorError
+    from conveyor.workspace import Workspace, init_workspace, open_workspace
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'conveyor' has no attribute {name!r}")

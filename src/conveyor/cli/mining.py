@@ -95,7 +95,7 @@ def variants(
     table = Table("#", "cases", "share", "median", "mean", "steps", "activities", title=f"{stream}: variants")
     for r in rows:
         acts = r["activities"]
-        shown = " → ".join(acts) if len(acts) <= 8 else " → ".join(acts[:4] + ["…"] + acts[-3:])
+        shown = " → ".join(acts) if len(acts) <= 8 else " → ".join([*acts[:4], "…", *acts[-3:]])
         table.add_row(
             "" if r["variant_id"] is None else str(r["variant_id"]),
             f"{r['cases']:,}",

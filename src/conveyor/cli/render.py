@@ -24,13 +24,47 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
     console.print(table)
     for d in summary["datasets"]:
         console.print(f"dataset [bold]{d['name']}[/]: {d['rows']:,} rows")
-    console.print("\n[bold]planted problems[/] (what later analyses should find):")
+    console.print("\n[bold]planted problems[/]:")
     for stream, problems in summary["planted"].items():
         for p in problems:
             console.print(f"  {stream}: {p}")
+    console.print("\n[bold]what the analyses find[/]:")
+    for stream, a in summary["analyses"].items():
+        slow = a["slowest_transitions"][0]
+        waited = a["waited_for"][0]
+        rw = a["rework"]
+        console.print(
+            f"  [bold]{stream}[/]: median throughput {human(a['median_seconds'])} (p90 {human(a['p90_seconds'])}); "
+            f"the most common path covers {pct(a['top_variant_share'])} of cases"
+        )
+        console.print(
+            f"    most waited-for step: {waited['activity']} ({pct(waited['share'])} of all waiting, "
+            f"median {human(waited['median_wait_seconds'])}); slowest hand-over: {slow['source']} → {slow['target']}"
+        )
+        if rw["cases_with_rework"]:
+            console.print(
+                f"    rework: {pct(rw['share'])} of cases repeat a step, most often {rw['top']['activity']} "
+                f"({pct(rw['top']['rework_rate'])}), costing {human(rw['extra_median_seconds'])} of median throughput"
+            )
+        else:
+            console.print("    rework: no case repeats a step")
+        if "start_work_wait_by_queue" in a:
+            waits = sorted(a["start_work_wait_by_queue"].items(), key=lambda kv: -(kv[1] or 0))
+            console.print(
+                "    median wait before work starts, by queue: " + ", ".join(f"{q} {human(w)}" for q, w in waits)
+            )
+        console.print(f"    process map: {a['map_svg']}")
+        if "conformance" in a:
+            c = a["conformance"]
+            console.print(
+                f"    conformance: {pct(c['conforming_share'])} of cases follow every rule in rules/{stream}.yaml"
+            )
+            for r in c["rules"]:
+                console.print(f"      {r['name']}: {r['violating_cases']:,} violating ({pct(r['share'])})")
+    ws = summary["workspace"]
     console.print(
-        f"\nnext: [bold]conveyor streams -w {summary['workspace']}[/], "
-        f"[bold]conveyor export order-to-cash -o o2c.xes -w {summary['workspace']}[/]"
+        f"\nnext: [bold]conveyor map order-to-cash -w {ws}[/], [bold]conveyor bottlenecks ticket-to-resolution "
+        f"--where queue=Billing -w {ws}[/], [bold]conveyor variants procure-to-pay --top 5 -w {ws}[/]"
     )
 
 

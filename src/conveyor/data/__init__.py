@@ -1,23 +1,31 @@
-"""The event backbone: sources, ingest, the store and export."""
+"""The event backbone: sources, ingest, the store and export. Names load on first use."""
 
-from conveyor.data.export import export_stream
-from conveyor.data.ingest import IngestResult, ingest
-from conveyor.data.schema import ColumnMapping
-from conveyor.data.store import Store, StreamInfo
+from __future__ import annotations
 
-__all__ = ["ColumnMapping", "IngestResult", "Store", "StreamInfo", "export_stream", "ingest", "quarantine_rows"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ColumnMapping": "conveyor.data.schema",
+    "IngestResult": "conveyor.data.ingest",
+    "Store": "conveyor.data.store",
+    "StreamInfo": "conveyor.data.store",
+    "export_stream": "conveyor.data.export",
+    "ingest": "conveyor.data.ingest",
+    "quarantine_rows": "conveyor.data.quarantine",
+}
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:
+    from conveyor.data.export import export_stream
+    from conveyor.data.ingest import IngestResult, ingest
+    from conveyor.data.quarantine import quarantine_rows
+    from conveyor.data.schema import ColumnMapping
+    from conveyor.data.store import Store, StreamInfo
 
 
-def quarantine_rows(store: Store, stream: str, *, limit: int | None = None) -> list[dict[str, object]]:
-    """The stream's rejected rows, oldest first, each with file, row, column, value and reason."""
-    from conveyor.data.store import quote
-
-    schema = store.require_stream(stream)
-    sql = (
-        f'SELECT ingest_id, file, "row", "column", value, reason, record FROM {quote(schema)}.quarantine '
-        'ORDER BY ingest_id, "row"'
-    )
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    keys = ("ingest_id", "file", "row", "column", "value", "reason", "record")
-    return [dict(zip(keys, r, strict=True)) for r in store.rows(sql)]
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'conveyor.data' has no attribute {name!r}")

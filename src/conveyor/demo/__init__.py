@@ -37,6 +37,71 @@ PLANTED = {
 }
 
 
+#: Conformance rules the demo writes to ``rules/order-to-cash.yaml`` and checks.
+O2C_RULES = """\
+# Order-to-cash policy for the demo company; `conveyor conformance order-to-cash --rules THIS`.
+rules:
+  - name: credit is checked before goods are picked
+    type: precedence
+    before: Check Credit
+    after: Pick Items
+  - name: one quality check per order
+    type: at_most_once
+    activity: Quality Check
+  - name: shipped within 4 days of the order
+    type: within
+    first: Create Order
+    then: Ship Goods
+    max: 4d
+  - name: orders end paid or rejected
+    type: end
+    activities: [Receive Payment, Reject Order]
+"""
+
+
+def analyse(store: Any, root: Path) -> dict[str, Any]:
+    """The headline analyses of every demo stream, with SVG maps and the conformance check."""
+    from conveyor.mining import bottlenecks, check_conformance, durations, load_rules, process_map, rework, variants
+    from conveyor.mining.svg import render_svg
+
+    (root / "maps").mkdir(exist_ok=True)
+    (root / "rules").mkdir(exist_ok=True)
+    out: dict[str, Any] = {}
+    for spec in STREAMS:
+        name = spec.name
+        pmap = process_map(store, name)
+        svg = root / "maps" / f"{name}.svg"
+        svg.write_text(
+            render_svg(pmap, color="performance", title=f"{name}: mean time between steps"), encoding="utf-8"
+        )
+        d = durations(store, name)
+        top_variant = variants(store, name, top=1)[0]
+        b = bottlenecks(store, name, top=3)
+        r = rework(store, name)
+        out[name] = {
+            "median_seconds": d["median_seconds"],
+            "p90_seconds": d["p90_seconds"],
+            "top_variant_share": top_variant["share"],
+            "slowest_transitions": b["transitions"],
+            "waited_for": b["activities"],
+            "rework": {**r["summary"], "top": r["activities"][0]},
+            "map_svg": str(svg),
+        }
+    # The understaffed queue shows as the wait before work starts, queue by queue.
+    from conveyor.mining import Filters, activity_stats
+
+    queues = [r[0] for r in store.rows('SELECT DISTINCT queue FROM "stream_ticket-to-resolution".cases ORDER BY 1')]
+    waits = {}
+    for q in queues:
+        stats = activity_stats(store, "ticket-to-resolution", filters=Filters(attributes={"queue": (q,)}))
+        waits[q] = next((a["median_wait_seconds"] for a in stats if a["activity"] == "Start Work"), None)
+    out["ticket-to-resolution"]["start_work_wait_by_queue"] = waits
+    rules_path = root / "rules" / "order-to-cash.yaml"
+    rules_path.write_text(O2C_RULES, encoding="utf-8")
+    out["order-to-cash"]["conformance"] = check_conformance(store, "order-to-cash", load_rules(rules_path))
+    return out
+
+
 def write_demo_sources(
     folder: Path, *, cases: int, seed: int, progress: Callable[[str, float], None] | None = None
 ) -> dict[str, Path]:
@@ -92,6 +157,9 @@ def run_demo(
         demand = generate_demand(seed=seed)
         ws.store.write_dataset("demand_daily", demand, description="daily units by product, region and channel")
         streams = [s.as_dict() for s in ws.store.streams()]
+        if progress is not None:
+            progress("analysing", 0.95)
+        analyses = analyse(ws.store, root)
     return {
         "workspace": str(root),
         "seed": seed,
@@ -100,4 +168,5 @@ def run_demo(
         "ingests": [{**r.as_json(), "rows": r.rows, "seconds": round(r.seconds, 3)} for r in results],
         "datasets": [{"name": "demand_daily", "rows": demand.num_rows}],
         "planted": PLANTED,
+        "analyses": analyses,
     }
