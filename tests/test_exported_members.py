@@ -6,7 +6,15 @@ import importlib
 
 import pytest
 
-MODULES = ["conveyor", "conveyor.data", "conveyor.errors", "conveyor.config", "conveyor.workspace", "conveyor.demo"]
+MODULES = [
+    "conveyor",
+    "conveyor.data",
+    "conveyor.errors",
+    "conveyor.config",
+    "conveyor.workspace",
+    "conveyor.demo",
+    "conveyor.mining",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -15,6 +23,21 @@ def test_all_names_exist(name: str) -> None:
     assert module.__all__, name
     for member in module.__all__:
         assert hasattr(module, member), f"{name}.{member}"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_public_names_are_not_shadowed_by_submodules(name: str) -> None:
+    """A submodule named like its function must not replace the function on the package."""
+    import types
+
+    module = importlib.import_module(name)
+    for sub in ("variants", "rework", "handoffs", "bottlenecks", "durations", "ingest", "conformance", "export"):
+        try:
+            importlib.import_module(f"{name}.{sub}")
+        except ModuleNotFoundError:
+            continue
+    for member in module.__all__:
+        assert not isinstance(getattr(module, member), types.ModuleType), f"{name}.{member} is a module"
 
 
 def test_error_tree() -> None:

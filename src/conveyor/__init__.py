@@ -27,7 +27,19 @@ _LAZY = {
     "quarantine_rows": "conveyor.data.quarantine",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = [
+    "ConveyorError",
+    "IngestResult",
+    "Store",
+    "StreamInfo",
+    "Workspace",
+    "__version__",
+    "export_stream",
+    "ingest",
+    "init_workspace",
+    "open_workspace",
+    "quarantine_rows",
+]
 
 if TYPE_CHECKING:
     from conveyor.data.export import export_stream

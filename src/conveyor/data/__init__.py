@@ -1,4 +1,8 @@
-"""The event backbone: sources, ingest, the store and export. Names load on first use."""
+"""The event backbone: sources, ingest, the store and export. Names load on first use.
+
+The ingest function is ``conveyor.ingest`` (or ``conveyor.data.ingest.ingest``): here the name
+``ingest`` is the submodule.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,21 @@ _LAZY = {
     "Store": "conveyor.data.store",
     "StreamInfo": "conveyor.data.store",
     "export_stream": "conveyor.data.export",
-    "ingest": "conveyor.data.ingest",
     "quarantine_rows": "conveyor.data.quarantine",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "ColumnMapping",
+    "IngestResult",
+    "Store",
+    "StreamInfo",
+    "export_stream",
+    "quarantine_rows",
+]
 
 if TYPE_CHECKING:
     from conveyor.data.export import export_stream
-    from conveyor.data.ingest import IngestResult, ingest
+    from conveyor.data.ingest import IngestResult
     from conveyor.data.quarantine import quarantine_rows
     from conveyor.data.schema import ColumnMapping
     from conveyor.data.store import Store, StreamInfo
