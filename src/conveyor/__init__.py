@@ -1,8 +1,8 @@
 """conveyor: an operations engine.
 
->>> import conveyor
->>> ws = conveyor.open_workspace("my-workspace")                      # doctest: +SKIP
->>> conveyor.ingest(ws.store, "orders.csv", stream="order-to-cash")   # doctest: +SKIP
+    import conveyor
+    ws = conveyor.open_workspace("my-workspace")
+    conveyor.ingest(ws.store, "orders.csv", stream="order-to-cash")
 
 Names are imported on first use, so ``import conveyor`` (and every CLI command) stays fast.
 """

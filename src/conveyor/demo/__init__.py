@@ -1,7 +1,7 @@
 """The demo company: a seeded, reproducible workspace with real operational problems planted.
 
->>> from conveyor.demo import run_demo
->>> summary = run_demo("/tmp/northwind", cases=500)   # doctest: +SKIP
+from conveyor.demo import run_demo
+summary = run_demo("/tmp/northwind", cases=500)
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Every analysis takes the store, a stream name and optional :class:`Filters`, and
 store's engine over the precomputed layout; nothing pulls all events into Python. Conformance
 (which needs pydantic and YAML) loads on first use, so other commands start faster.
 
->>> from conveyor.mining import process_map, Filters
->>> process_map(store, "helpdesk", filters=Filters(min_duration=86400))   # doctest: +SKIP
+    from conveyor.mining import process_map, Filters
+    process_map(store, "helpdesk", filters=Filters(min_duration=86400))
 """
 
 from __future__ import annotations
