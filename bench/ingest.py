@@ -11,27 +11,12 @@ dependencies (pandas 3), which is how it is fastest; `make bench-env` creates it
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-OUT = HERE / "out"
-DATA = HERE.parent.parent / "shared" / "data" / "logs"
-RESULTS = HERE / "RESULTS.md"
-
-# Peak resident memory of this process: VmHWM starts afresh at exec (ru_maxrss would carry over
-# the parent's peak into the child on Linux).
-PEAK = """
-def peak_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, OUT, PEAK, generate, measure, record
 
 CONVEYOR = (
     PEAK
@@ -77,44 +62,6 @@ print(json.dumps({"events": n, "seconds": time.perf_counter() - t, "peak_mb": pe
 )
 
 
-def generate(events: int) -> tuple[Path, Path]:
-    """A realistic order-to-cash log of about ``events`` events, as CSV and Parquet (cached)."""
-    csv, parquet = OUT / f"o2c_{events}.csv", OUT / f"o2c_{events}.parquet"
-    if csv.exists() and parquet.exists():
-        return csv, parquet
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    from conveyor.demo.company import generate_stream
-
-    OUT.mkdir(exist_ok=True)
-    cases = max(1, round(events / 10.45))  # the order-to-cash flow averages ~10.45 events a case
-    tables = [
-        t.select(["case_id", "activity", "timestamp", "resource", "case:region", "case:order_value"])
-        for t in generate_stream("order-to-cash", cases, seed=11)
-    ]
-    table = pa.concat_tables(tables)
-    pq.write_table(table, parquet)
-    pcsv.write_csv(table, csv)
-    print(f"generated {table.num_rows:,} events into {csv.name} and {parquet.name}", file=sys.stderr)
-    return csv, parquet
-
-
-def measure(cmd: list[str], repeat: int) -> dict[str, float]:
-    runs = []
-    for _ in range(repeat):
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}  # type: ignore[dict-item]
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return {
-        "events": runs[0]["events"],
-        "seconds": statistics.median(r["seconds"] for r in runs),
-        "peak_mb": statistics.median(r["peak_mb"] for r in runs),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference-python", help="python of the PM4Py environment (make bench-env)")
@@ -125,6 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     csv, parquet = generate(args.events)
+    assert csv is not None
     inputs = [
         ("bpic2012.xes.gz", DATA / "bpic2012.xes.gz", "xes"),
         (csv.name, csv, "csv"),
@@ -151,7 +99,7 @@ def main() -> None:
         print_table([(label, results)])
 
     if not args.no_record:
-        record(rows, args)
+        record_rows(rows, args)
 
 
 def fmt_row(label: str, name: str, r: dict[str, float], base: dict[str, float] | None) -> str:
@@ -172,14 +120,12 @@ def print_table(rows: list[tuple[str, dict[str, dict[str, float]]]]) -> None:
         sys.stdout.flush()
 
 
-def record(rows: list[tuple[str, dict[str, dict[str, float]]]], args: argparse.Namespace) -> None:
+def record_rows(rows: list[tuple[str, dict[str, dict[str, float]]]], args: argparse.Namespace) -> None:
     command = (
         f".venv/bin/python bench/ingest.py --reference-python {args.reference_python} "
         f"--events {args.events} --repeat {args.repeat} --memory-limit {args.memory_limit}"
     )
     lines = [
-        "## Ingest (bench/ingest.py)",
-        "",
         f"Measured {time.strftime('%Y-%m-%d')} on the 2-core, 24 GB machine; medians of {args.repeat} runs, "
         "each in a fresh process (imports included). Reproduce with:",
         "",
@@ -191,15 +137,7 @@ def record(rows: list[tuple[str, dict[str, dict[str, float]]]], args: argparse.N
     for label, results in rows:
         base = results.get("pm4py")
         lines += [fmt_row(label, name, r, base) for name, r in results.items()]
-    section = "\n".join(lines) + "\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    start = text.find("## Ingest (bench/ingest.py)")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    record("Ingest (bench/ingest.py)", lines)
 
 
 if __name__ == "__main__":

@@ -142,3 +142,6 @@ def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: 
         DROP TABLE _traces; DROP TABLE _case_index;
         """
     )
+    from conveyor.data.summaries import materialize_summaries
+
+    materialize_summaries(store, schema)

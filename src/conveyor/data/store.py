@@ -188,6 +188,14 @@ class Store:
         log.debug("%.3fs query %s", time.perf_counter() - started, query.name)
         return [dict(zip(names, r, strict=True)) for r in rows]
 
+    def records(self, sql: str) -> list[dict[str, Any]]:
+        """Run a plain query (identifiers only, DuckDB dialect) and return rows as dicts."""
+        with self._lock:
+            cur = self._con.execute(sql)
+            names = [d[0] for d in cur.description or []]
+            rows = cur.fetchall()
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
     # -- execution (for conveyor.data modules) ---------------------------------------------
     def execute(self, sql: str, params: Sequence[object] | None = None) -> None:
         """Run one or more statements; any result is consumed (DuckDB 2 requires it)."""

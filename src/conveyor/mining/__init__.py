@@ -43,6 +43,7 @@ _LAZY = dict.fromkeys(("RuleError", "check_conformance", "load_rules"), "conveyo
 
 #: The modules holding query definitions (the portability test imports them all).
 QUERY_MODULES = [
+    "conveyor.data.summaries",
     "conveyor.mining.bottlenecks",
     "conveyor.mining.conformance",
     "conveyor.mining.dfg",

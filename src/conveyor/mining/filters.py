@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from conveyor.data.store import Store, quote
+from conveyor.data.summaries import CASE_COLS, EVENT_COLS, unfiltered_scope
 from conveyor.errors import ConveyorError
 
 __all__ = ["FilterError", "Filters", "Scope", "parse_duration", "scope_for", "sql_literal"]
@@ -112,8 +113,8 @@ class Scope:
         return quote(self.schema)
 
 
-_EVENT_COLS = "case_idx, pos, activity, ts, next_activity, next_ts, resource, next_resource, lifecycle"
-_CASE_COLS = "case_idx, first_ts, last_ts, n_events, duration_seconds, variant_id"
+_EVENT_COLS = EVENT_COLS
+_CASE_COLS = CASE_COLS
 
 
 def scope_for(store: Store, stream: str, filters: Filters | None = None) -> Scope:
@@ -173,7 +174,7 @@ def scope_for(store: Store, stream: str, filters: Filters | None = None) -> Scop
     where = " AND ".join(conds)
     if not f.event_level or not (lo or hi):
         if not where:
-            cte = f"fc AS (SELECT {_CASE_COLS} FROM {s}.cases), fe AS (SELECT {_EVENT_COLS} FROM {s}.events)"
+            cte = unfiltered_scope(schema)
         else:
             cte = (
                 f"fc AS (SELECT {', '.join('c.' + c.strip() for c in _CASE_COLS.split(','))} FROM {s}.cases c WHERE {where}), "
