@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, OUT, PEAK, generate, measure, record  # noqa: E402
+from _common import DATA, OUT, PEAK, generate, measure, record
 
 CONVEYOR = (
     PEAK

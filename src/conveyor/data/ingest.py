@@ -114,13 +114,15 @@ def _timestamp_expr(store: Store, staged: Staged, column: str, fmt: str | None) 
     text = f"CAST({col} AS VARCHAR)"
     if fmt:
         return f"CAST(try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}') AS TIMESTAMPTZ)", fmt
-    # Pick the format that parses the most of a sample; ISO 8601 (DuckDB's cast) goes first.
+    # Pick the format that parses the most of a sample; ISO 8601 (DuckDB's cast) goes first and,
+    # when it reads every sampled value, no other format is tried.
+    sample = f"(SELECT {text} AS v FROM {staged.table} WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
+    total, iso = store.rows(f"SELECT count(v), count(TRY_CAST(v AS TIMESTAMPTZ)) FROM {sample}")[0]
+    if iso == total:
+        return f"TRY_CAST({text} AS TIMESTAMPTZ)", "ISO 8601"
     candidates = ["ISO 8601", *TIMESTAMP_FORMATS]
-    exprs = ["count(TRY_CAST(v AS TIMESTAMPTZ))"] + [f"count(try_strptime(v, '{f}'))" for f in TIMESTAMP_FORMATS]
-    counts = store.rows(
-        f"SELECT {', '.join(exprs)} FROM (SELECT {text} AS v FROM {staged.table} "
-        f"WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
-    )[0]
+    exprs = [str(iso)] + [f"count(try_strptime(v, '{f}'))" for f in TIMESTAMP_FORMATS]
+    counts = store.rows(f"SELECT {', '.join(exprs)} FROM {sample}")[0]
     best = max(range(len(candidates)), key=lambda i: (counts[i], -i))
     if best == 0 or counts[best] == 0:
         return f"TRY_CAST({text} AS TIMESTAMPTZ)", "ISO 8601"
