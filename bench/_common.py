@@ -66,7 +66,9 @@ def measure(cmd: list[str], repeat: int) -> dict[str, float]:
             return {"error": lines[-1] if lines else "failed"}  # type: ignore[dict-item]
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     keys = runs[0].keys()
-    return {k: (statistics.median(r[k] for r in runs) if isinstance(runs[0][k], int | float) else runs[0][k]) for k in keys}
+    return {
+        k: (statistics.median(r[k] for r in runs) if isinstance(runs[0][k], int | float) else runs[0][k]) for k in keys
+    }
 
 
 def record(section: str, lines: list[str]) -> None:

@@ -88,9 +88,12 @@ def row(label: str, name: str, r: dict[str, float], base: dict[str, float] | Non
             f"memory {r['peak_mb'] / base['peak_mb']:.2f}x"
         )
         # durations are summed in whole seconds by each tool: allow a rounding difference per case
-        same = "yes" if all(r[k] == base[k] for k in CHECKED if k != "duration_sum") and abs(
-            r["duration_sum"] - base["duration_sum"]
-        ) <= r["cases"] else "NO"
+        same = (
+            "yes"
+            if all(r[k] == base[k] for k in CHECKED if k != "duration_sum")
+            and abs(r["duration_sum"] - base["duration_sum"]) <= r["cases"]
+            else "NO"
+        )
     return (
         f"| {label} | {name} | {int(r['events']):,} | {r['load_s']:.2f} s | {r['analyses_s']:.3f} s | "
         f"{r['total_s']:.2f} s | {r['peak_mb']:,.0f} MB | {ratio} | {same} |"
@@ -116,7 +119,9 @@ def main() -> None:
         inputs.append((csv.name, csv))
     db = str(OUT / "mining.duckdb")
     lines = []
-    header = "| input | tool | events | load | 4 analyses | end to end | peak RSS | conveyor against PM4Py | same numbers |"
+    header = (
+        "| input | tool | events | load | 4 analyses | end to end | peak RSS | conveyor against PM4Py | same numbers |"
+    )
     print(header)
     for label, path in inputs:
         results = {"conveyor": measure([sys.executable, "-c", CONVEYOR, str(path), db, args.memory_limit], args.repeat)}
@@ -136,7 +141,8 @@ def main() -> None:
         return
     command = (
         f".venv/bin/python bench/mining.py --reference-python {args.reference_python} --sizes {args.sizes} "
-        f"--repeat {args.repeat}" + (f" --huge {args.huge}" if args.huge else "")
+        f"--repeat {args.repeat}"
+        + (f" --huge {args.huge}" if args.huge else "")
         + (f" --memory-limit {args.memory_limit}" if args.memory_limit else "")
     )
     record(

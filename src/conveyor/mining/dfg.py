@@ -10,6 +10,7 @@ from conveyor.mining.filters import Filters, scope_for
 
 __all__ = ["process_map"]
 
+
 def process_map(store: Store, stream: str, *, filters: Filters | None = None) -> dict[str, Any]:
     """The directly-follows graph of ``stream``: nodes, edges with times, start and end activities.
 
