@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install compile demo test lint typecheck pytest bench bench-env clean
+.PHONY: help install compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,9 +48,16 @@ bench-env: ## A separate environment with PM4Py and its own default dependencies
 	@test -x .venv-pm4py/bin/python || $(PY) -m venv .venv-pm4py
 	.venv-pm4py/bin/python -m pip install --quiet --disable-pip-version-check pm4py==2.7.23.11 rustxes==0.2.11 psutil
 
-bench: install bench-env ## Run every benchmark against PM4Py and record bench/RESULTS.md
+bench: bench-ingest bench-mining bench-huge ## Run every benchmark and record bench/RESULTS.md
+
+bench-ingest: install bench-env ## Ingest speed and memory against PM4Py's readers (10M events)
 	$(BIN)/python bench/ingest.py --reference-python .venv-pm4py/bin/python
-	$(BIN)/python bench/mining.py --reference-python .venv-pm4py/bin/python --huge 100000000
+
+bench-mining: install bench-env ## The four first analyses against PM4Py (bpic2012, 1M, 10M events)
+	$(BIN)/python bench/mining.py --reference-python .venv-pm4py/bin/python
+
+bench-huge: install ## conveyor alone on 100M generated events
+	$(BIN)/python bench/mining.py --sizes '' --no-bpic --huge 100000000
 
 clean: ## Remove the virtual environments and caches
 	rm -rf $(VENV) $(TOOLS) .venv-pm4py .pytest_cache .mypy_cache .ruff_cache conveyor-demo

@@ -9,8 +9,9 @@ Names are imported on first use, so ``import conveyor`` (and every CLI command) 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conveyor._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -50,7 +51,4 @@ if TYPE_CHECKING:
     from conveyor.workspace import Workspace, init_workspace, open_workspace
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

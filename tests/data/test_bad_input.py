@@ -224,3 +224,13 @@ def test_frames_from_pandas_polars_arrow(store: Store) -> None:
     ingest(store, pl.DataFrame(data), stream="pl")
     ingest(store, pa.table(data), stream="pa")
     assert [store.stream(s).events for s in ("pd", "pl", "pa")] == [3, 3, 3]
+
+
+def test_progress_is_reported_in_order(store: Store, tmp_path: Path) -> None:
+    seen: list[tuple[str, float]] = []
+    ingest(store, write(tmp_path, "a.csv", GOOD), stream="s", progress=lambda label, f: seen.append((label, f)))
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions)
+    assert seen[0][1] == 0.0
+    assert seen[-1] == ("done", 1.0)
+    assert {"reading", "validating", "sorting and encoding"} <= {label for label, _ in seen}

@@ -6,8 +6,9 @@ The ingest function is ``conveyor.ingest`` (or ``conveyor.data.ingest.ingest``):
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conveyor._lazy import lazy_exports
 
 _LAZY = {
     "ColumnMapping": "conveyor.data.schema",
@@ -35,7 +36,4 @@ if TYPE_CHECKING:
     from conveyor.data.store import Store, StreamInfo
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'conveyor.data' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

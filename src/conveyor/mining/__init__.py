@@ -10,8 +10,9 @@ store's engine over the precomputed layout; nothing pulls all events into Python
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conveyor._lazy import lazy_exports
 
 # Imported eagerly: these submodules share their function's name, and a lazily imported
 # submodule would shadow the function on the package.
@@ -57,7 +58,4 @@ if TYPE_CHECKING:
     from conveyor.mining.conformance import RuleError, check_conformance, load_rules
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'conveyor.mining' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
