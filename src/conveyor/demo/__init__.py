@@ -12,7 +12,7 @@ from typing import Any
 
 from conveyor.demo.company import STREAMS, generate_demand, generate_stream
 
-__all__ = ["DEFAULT_CASES", "PLANTED", "run_demo", "write_demo_sources"]
+__all__ = ["DEFAULT_CASES", "O2C_RULES", "PLANTED", "analyse", "run_demo", "write_demo_sources"]
 
 DEFAULT_CASES = 2_000
 

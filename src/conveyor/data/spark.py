@@ -1,0 +1,202 @@
+"""The Spark engine: the same analyses as Spark SQL over a stream's layout kept as Parquet.
+
+A Spark *warehouse* is a folder (or any URI Spark can write: ``hdfs://``, ``s3a://``...) with one
+sub-folder per stream, ``stream_<name>/``, holding the layout tables as Parquet:
+``events``, ``cases``, ``activities``, ``resources``, ``variants`` and the map summaries.
+:func:`publish_stream` writes them from a DuckDB store after ingest; :class:`SparkStore` registers
+them as external tables (database ``stream_<name>``) and runs the analysis queries, transpiled by
+SQLGlot with the engine-specific forms in :mod:`conveyor.data.sql`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.data.sql import Query, transpile
+from conveyor.data.store import Store, quote, validate_stream_name
+from conveyor.errors import ConveyorError, StreamNotFoundError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["LAYOUT_TABLES", "SparkStore", "publish_stream", "spark_schema", "spark_session", "stream_of"]
+
+#: The tables of a stream's layout that the analyses read.
+LAYOUT_TABLES = ("events", "cases", "activities", "resources", "variants", "map_nodes", "map_edges", "map_endpoints")
+
+
+def spark_schema(stream: str) -> str:
+    """The Spark database of a stream: Spark allows only letters, digits and ``_`` in names,
+    so ``_`` is written ``__`` and ``-`` is written ``_h`` (unambiguous, reversible)."""
+    validate_stream_name(stream)
+    return "stream_" + stream.replace("_", "__").replace("-", "_h")
+
+
+def stream_of(schema: str) -> str:
+    """The stream name back from :func:`spark_schema`."""
+    out, body, i = [], schema.removeprefix("stream_"), 0
+    while i < len(body):
+        if body[i] == "_" and i + 1 < len(body):
+            out.append("_" if body[i + 1] == "_" else "-")
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+def _is_local(warehouse: str) -> bool:
+    return "://" not in warehouse or warehouse.startswith("file://")
+
+
+def publish_stream(store: Store, stream: str, warehouse: str | Path) -> list[str]:
+    """Write ``stream``'s layout tables from the DuckDB store to ``warehouse`` as Parquet.
+
+    Replaces what was there (an append in DuckDB rebuilds the layout, so it is written whole).
+    Returns the tables written.
+    """
+    schema = store.require_stream(stream)
+    base = str(warehouse).rstrip("/") + f"/{spark_schema(stream)}"
+    if _is_local(base):
+        root = Path(base.removeprefix("file://"))
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+    for table in LAYOUT_TABLES:
+        target = f"{base}/{table}"
+        if _is_local(target):
+            Path(target.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+            target = f"{target}/part-0.parquet"
+        literal = target.replace("'", "''")
+        store.execute(f"COPY (SELECT * FROM {quote(schema)}.{quote(table)}) TO '{literal}' (FORMAT parquet)")
+    return list(LAYOUT_TABLES)
+
+
+def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) -> SparkSession:
+    """A Spark session set up for conveyor: UTC, no UI, loopback only for a local master."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConveyorError(
+            "the Spark engine needs PySpark, which is not installed",
+            hint="install conveyor with the spark extra (pip install 'conveyor[spark]'; `make test` does) and Java 17",
+        ) from exc
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("conveyor")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+    )
+    if master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+class SparkStore:
+    """The analysis engine over a Spark warehouse (see the module docstring).
+
+    Pass a running ``spark`` session, or let it start one with ``master`` and ``conf``.
+    """
+
+    dialect = "spark"
+
+    def __init__(
+        self,
+        warehouse: str | Path,
+        *,
+        spark: SparkSession | None = None,
+        master: str = "local[2]",
+        conf: dict[str, str] | None = None,
+    ) -> None:
+        self.warehouse = str(warehouse).rstrip("/")
+        self.spark = spark if spark is not None else spark_session(master, conf)
+        self._registered: set[str] = set()
+
+    # -- catalog ---------------------------------------------------------------------------
+    def stream_names(self) -> list[str]:
+        if _is_local(self.warehouse):
+            root = Path(self.warehouse.removeprefix("file://"))
+            if not root.is_dir():
+                return []
+            return sorted(
+                p.name.removeprefix("stream_")
+                for p in root.iterdir()
+                if p.name.startswith("stream_") and (p / "events").exists()
+            )
+        return sorted(
+            db.name.removeprefix("stream_")
+            for db in self.spark.catalog.listDatabases()
+            if db.name.startswith("stream_")
+        )
+
+    def require_stream(self, name: str) -> str:
+        schema = spark_schema(name)
+        if schema in self._registered:
+            return schema
+        if (
+            _is_local(self.warehouse)
+            and not (Path(self.warehouse.removeprefix("file://")) / schema / "events").exists()
+        ):
+            raise StreamNotFoundError(name, known=self.stream_names())
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
+        for table in LAYOUT_TABLES:
+            location = f"{self.warehouse}/{schema}/{table}".replace("'", "\\'")
+            self.spark.sql(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
+            self.spark.sql(f"CREATE TABLE `{schema}`.`{table}` USING parquet LOCATION '{location}'")
+        self._registered.add(schema)
+        return schema
+
+    def refresh(self, name: str) -> None:
+        """Forget a stream's registration (after it was published again)."""
+        schema = spark_schema(name)
+        self._registered.discard(schema)
+        self.spark.catalog.clearCache()
+
+    # -- queries ---------------------------------------------------------------------------
+    def _collect(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        df = self.spark.sql(transpile(sql, self.dialect))
+        names = list(df.columns)
+        return names, [tuple(_plain(v) for v in row) for row in df.collect()]
+
+    def run(self, query: Query, **parts: str) -> list[dict[str, Any]]:
+        names, rows = self._collect(query.render(**parts))
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def records(self, sql: str) -> list[dict[str, Any]]:
+        names, rows = self._collect(sql)
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def rows(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
+        if params:
+            raise ConveyorError("the Spark engine takes no query parameters", hint="inline escaped literals")
+        return self._collect(sql)[1]
+
+    def scalar(self, sql: str) -> Any:
+        result = self.rows(sql)
+        return result[0][0] if result else None
+
+    def columns(self, relation: str) -> list[tuple[str, str]]:
+        df = self.spark.sql(transpile(f"SELECT * FROM {relation} LIMIT 0", self.dialect))
+        return [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+
+
+def _plain(value: Any) -> Any:
+    """Spark values as the DuckDB store returns them (lists, not Rows; floats, not Decimals)."""
+    from decimal import Decimal
+
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "asDict"):
+        return {k: _plain(v) for k, v in value.asDict().items()}
+    return value

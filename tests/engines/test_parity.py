@@ -1,0 +1,202 @@
+"""One suite, two engines: every analysis gives the same answer on DuckDB and on Spark.
+
+A local Spark session (Java 17, PySpark from the `spark` extra that `make test` installs) reads
+the layout that conveyor's ingest published as Parquet; each analysis runs on both engines under
+several filters and the results are compared value by value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.data.ingest import ingest
+from conveyor.data.spark import LAYOUT_TABLES, SparkStore, publish_stream
+from conveyor.data.store import Store
+from conveyor.demo import O2C_RULES, run_demo
+from conveyor.mining import (
+    Filters,
+    activity_stats,
+    bottlenecks,
+    check_conformance,
+    durations,
+    handoffs,
+    load_rules,
+    process_map,
+    rework,
+    variants,
+)
+from tests.conftest import LOGS
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+LOG_FILES = {
+    "running": "running-example.xes",
+    "helpdesk": "helpdesk.csv",
+    "sepsis": "sepsis.csv",
+    "bpic2012": "bpic2012.xes.gz",
+}
+
+
+def same(a: Any, b: Any, path: str = "") -> None:
+    """Equal, floats within 1e-9 relative (the engines sum in different orders)."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert a is not None, path
+        assert b is not None, path
+        assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-6), f"{path}: {a} != {b}"
+    elif isinstance(a, dict):
+        assert isinstance(b, dict), path
+        assert a.keys() == b.keys(), f"{path}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list), path
+        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, SparkStore]]:
+    pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra (make test installs it)")
+    root = tmp_path_factory.mktemp("engines")
+    run_demo(root / "demo", cases=300, seed=5)
+    store = Store(root / "demo" / "conveyor.duckdb")
+    if LOGS.is_dir():
+        for stream, name in LOG_FILES.items():
+            ingest(store, LOGS / name, stream=stream)
+    warehouse = root / "warehouse"
+    for stream in store.stream_names():
+        publish_stream(store, stream, warehouse)
+    spark = SparkStore(warehouse, master="local[2]")
+    yield store, spark
+    spark.spark.stop()
+    store.close()
+
+
+def streams(store: Store) -> list[str]:
+    return store.stream_names()
+
+
+ANALYSES = {
+    "map": lambda e, s, f: process_map(e, s, filters=f),
+    "variants": lambda e, s, f: variants(e, s, filters=f),
+    "variants_top": lambda e, s, f: variants(e, s, top=3, filters=f),
+    "durations": lambda e, s, f: durations(e, s, filters=f),
+    "activities": lambda e, s, f: activity_stats(e, s, filters=f),
+    "bottlenecks": lambda e, s, f: bottlenecks(e, s, filters=f),
+    "rework": lambda e, s, f: rework(e, s, filters=f),
+    "handoffs": lambda e, s, f: handoffs(e, s, filters=f),
+}
+
+
+def test_every_analysis_unfiltered(engines: tuple[Store, SparkStore]) -> None:
+    store, spark = engines
+    for stream in streams(store):
+        for name, fn in ANALYSES.items():
+            same(fn(store, stream, None), fn(spark, stream, None), f"{stream}/{name}")
+
+
+def filter_sets(store: Store, stream: str) -> list[Filters]:
+    first, last = store.rows(f'SELECT min(first_ts), max(last_ts) FROM "stream_{stream}".cases')[0]
+    middle = first + (last - first) / 2
+    sets = [
+        Filters(start=first, end=middle),
+        Filters(start=first, end=middle, window="intersecting"),
+        Filters(start=middle, end=last, event_level=True),
+        Filters(min_duration=3600.0, max_duration=30 * 86400.0),
+        Filters(variants=(0, 1)),
+    ]
+    start = store.scalar(
+        f'SELECT a.name FROM "stream_{stream}".events e JOIN "stream_{stream}".activities a '
+        "ON a.code = e.activity WHERE e.pos = 0 GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )
+    sets.append(Filters(start_activities=(start,)))
+    return sets
+
+
+def test_every_analysis_filtered(engines: tuple[Store, SparkStore]) -> None:
+    store, spark = engines
+    for stream in (
+        "order-to-cash",
+        "ticket-to-resolution",
+        *(s for s in LOG_FILES if store.has_stream(s) and s != "bpic2012"),
+    ):
+        for i, f in enumerate(filter_sets(store, stream)):
+            for name, fn in ANALYSES.items():
+                same(fn(store, stream, f), fn(spark, stream, f), f"{stream}/filter{i}/{name}")
+    f = Filters(attributes={"queue": ("Billing", "Network")})
+    for name, fn in ANALYSES.items():
+        same(fn(store, "ticket-to-resolution", f), fn(spark, "ticket-to-resolution", f), f"attributes/{name}")
+
+
+def test_conformance(engines: tuple[Store, SparkStore], tmp_path: Path) -> None:
+    store, spark = engines
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        O2C_RULES
+        + "  - type: happy_path\n    activities: [Create Order, Check Credit, Approve Order, Pick Items, Pack Goods, "
+        "Quality Check, Ship Goods, Deliver Goods, Create Invoice, Receive Payment]\n"
+        "  - type: allowed_transitions\n    transitions: [[Create Order, Check Credit], [Check Credit, Approve Order]]\n"
+        "  - type: start\n    activities: [Create Order]\n"
+    )
+    rules = load_rules(path)
+    same(
+        check_conformance(store, "order-to-cash", rules),
+        check_conformance(spark, "order-to-cash", rules),
+        "conformance",
+    )
+    window = Filters(start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 9, 1, tzinfo=UTC), event_level=True)
+    same(
+        check_conformance(store, "order-to-cash", rules, filters=window),
+        check_conformance(spark, "order-to-cash", rules, filters=window),
+        "conformance/event-level",
+    )
+
+
+def test_ingested_layout_is_the_same(engines: tuple[Store, SparkStore]) -> None:
+    """What ingest produced reads back identically through Spark, table by table."""
+    store, spark = engines
+    checks = {
+        "events": "SELECT count(*) AS n, sum(pos) AS pos, count(next_activity) AS nexts, sum(activity) AS acts, "
+        "min(ts) AS first, max(ts) AS last, sum(epoch_us(next_ts) - epoch_us(ts)) AS gaps FROM {t}",
+        "cases": "SELECT count(*) AS n, sum(n_events) AS events, sum(duration_seconds) AS seconds, "
+        "sum(variant_id) AS variants, count(DISTINCT case_id) AS ids FROM {t}",
+        "variants": "SELECT count(*) AS n, sum(cases) AS cases, sum(length) AS length FROM {t}",
+        "activities": "SELECT count(*) AS n, string_agg(name, '|' ORDER BY code) AS names FROM {t}",
+    }
+    for stream in streams(store):
+        for table, sql in checks.items():
+            duck = store.records(sql.format(t=f'"stream_{stream}".{table}'))
+            sp = spark.records(sql.format(t=f'"{spark.require_stream(stream)}".{table}'))
+            for row in (duck, sp):  # timestamps: compare as UTC instants
+                for r in row:
+                    for k in ("first", "last"):
+                        if r.get(k) is not None and r[k].tzinfo is None:
+                            r[k] = r[k].replace(tzinfo=UTC)
+            same(duck, sp, f"{stream}/{table}")
+    assert set(LAYOUT_TABLES) >= {"events", "cases", "variants"}
+
+
+@pytest.mark.parametrize("name", ["order-to-cash", "a_b", "a-b", "a__b", "a_-b", "x1"])
+def test_spark_schema_names_round_trip(name: str) -> None:
+    from conveyor.data.spark import spark_schema, stream_of
+
+    schema = spark_schema(name)
+    assert schema.replace("_", "").isalnum()
+    assert stream_of(schema) == name
+
+
+def test_unknown_stream_on_spark(engines: tuple[Store, SparkStore]) -> None:
+    from conveyor.errors import StreamNotFoundError
+
+    _, spark = engines
+    with pytest.raises(StreamNotFoundError, match="no stream named 'nope'"):
+        process_map(spark, "nope")
