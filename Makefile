@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge clean
+.PHONY: help install install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --compile-bytecode --python $(PY)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet --compile-bytecode --python $(PY)
 	@touch $(STAMP)
 
 # Byte-compile our sources too: start-up time matters for every command, and some shells set
@@ -39,7 +39,16 @@ lint: install ## ruff lint and format check
 typecheck: install ## mypy on the package
 	$(BIN)/mypy src/conveyor
 
-pytest: install ## The whole pytest suite
+# The Spark engine's tests need PySpark (the "spark" extra, ~450 MB) and Java 17.
+SPARK_STAMP := $(VENV)/.installed-spark
+$(SPARK_STAMP): $(STAMP)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet --compile-bytecode --extra spark --python $(PY)
+	@command -v java >/dev/null || (echo "the Spark tests need Java 17: apt-get install openjdk-17-jre-headless" && exit 1)
+	@touch $(SPARK_STAMP)
+
+install-spark: $(SPARK_STAMP) ## Add PySpark (the spark extra) for the Spark engine
+
+pytest: install install-spark ## The whole pytest suite (both engines)
 	$(BIN)/pytest
 
 test: lint typecheck pytest ## Everything CI runs: lint, types, the whole test suite

@@ -14,10 +14,19 @@ from typing import Any
 
 from conveyor.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "IngestSettings", "Settings", "StoreSettings", "default_toml", "load_settings"]
+__all__ = [
+    "CONFIG_FILE",
+    "ENGINES",
+    "IngestSettings",
+    "Settings",
+    "SparkSettings",
+    "StoreSettings",
+    "default_toml",
+    "load_settings",
+]
 
 CONFIG_FILE = "conveyor.toml"
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class StoreSettings:
     """The DuckDB file, relative to the workspace folder."""
 
     engine: str = "duckdb"
-    """The engine analyses run on; only the embedded DuckDB engine exists for now."""
+    """The engine analyses run on: "duckdb" (embedded) or "spark" (see [spark])."""
 
     threads: int = 0
     """Worker threads for DuckDB; 0 lets DuckDB use every core."""
@@ -50,11 +59,26 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class SparkSettings:
+    """The Spark engine: where it runs and where the streams' Parquet layout lives."""
+
+    master: str = "local[*]"
+    """Spark master: "local[*]" on this machine, "spark://host:7077", "yarn", "k8s://..."."""
+
+    warehouse: str = "spark"
+    """Folder or URI (hdfs://, s3a://, abfss://) for the Parquet layout, relative to the workspace."""
+
+    conf: dict[str, str] = field(default_factory=dict)
+    """Extra Spark settings, e.g. {"spark.executor.memory" = "8g"}."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything `conveyor.toml` can say."""
 
     store: StoreSettings = field(default_factory=StoreSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
 
 def _section(path: Path, name: str, cls: type[Any], raw: object) -> Any:
@@ -72,6 +96,11 @@ def _section(path: Path, name: str, cls: type[Any], raw: object) -> Any:
     values = {}
     for key, value in raw.items():
         expected = type(getattr(cls(), key))
+        if expected is dict:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {name}.{key} must be a table, got {value!r}", hint=f"e.g. [{name}.{key}]")
+            values[key] = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+            continue
         if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"{path}: {name}.{key} must be a whole number, got {value!r}", hint=f"e.g. {key} = 0")
         if expected is not int and not isinstance(value, expected):
@@ -95,11 +124,12 @@ def load_settings(folder: Path) -> Settings:
             f"{path}: not valid TOML: {exc}", hint="fix the file or delete it to use the defaults"
         ) from exc
     for key in raw:
-        if key not in ("store", "ingest"):
-            raise ConfigError(f"{path}: unknown section [{key}]", hint="the sections are [store] and [ingest]")
+        if key not in ("store", "ingest", "spark"):
+            raise ConfigError(f"{path}: unknown section [{key}]", hint="the sections are [store], [ingest] and [spark]")
     settings = Settings(
         store=_section(path, "store", StoreSettings, raw.get("store", {})),
         ingest=_section(path, "ingest", IngestSettings, raw.get("ingest", {})),
+        spark=_section(path, "spark", SparkSettings, raw.get("spark", {})),
     )
     if settings.store.engine not in ENGINES:
         raise ConfigError(
@@ -121,7 +151,8 @@ def default_toml() -> str:
 [store]
 # The embedded DuckDB file holding every stream, relative to this folder.
 path = "conveyor.duckdb"
-# The engine analyses run on: "duckdb" (embedded, the default).
+# The engine analyses run on: "duckdb" (embedded, the default) or "spark" (see [spark]).
+# Any command can override it: `conveyor --engine spark map STREAM`.
 engine = "duckdb"
 # DuckDB worker threads; 0 uses every core.
 threads = 0
@@ -136,4 +167,18 @@ timezone = "UTC"
 # Quarantine rows that exactly repeat an earlier row of the same file (reason "duplicate").
 # Off by default: real logs contain such repeats and PM4Py counts them as events.
 dedupe = false
+
+[spark]
+# Used when the engine is "spark". Ingest still validates and lays streams out in the DuckDB file,
+# then writes the layout as Parquet to the warehouse; analyses run there as Spark SQL.
+# The Spark master: "local[*]" (this machine), "spark://host:7077", "yarn", "k8s://https://...".
+master = "local[*]"
+# Where the Parquet layout lives: a folder relative to this one, or a URI the cluster reaches
+# (hdfs://..., s3a://bucket/conveyor, abfss://...).
+warehouse = "spark"
+
+[spark.conf]
+# Any Spark setting, passed to the session as is, for example:
+# "spark.executor.memory" = "8g"
+# "spark.hadoop.fs.s3a.endpoint" = "https://s3.eu-west-1.amazonaws.com"
 """

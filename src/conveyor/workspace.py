@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from conveyor.config import CONFIG_FILE, Settings, default_toml, load_settings
+from conveyor.config import CONFIG_FILE, ENGINES, Settings, default_toml, load_settings
 from conveyor.data.store import Store
-from conveyor.errors import WorkspaceError
+from conveyor.errors import ConfigError, WorkspaceError
 
 __all__ = ["ENV_WORKSPACE", "Workspace", "init_workspace", "open_workspace", "resolve_workspace_dir"]
 
@@ -17,13 +18,47 @@ ENV_WORKSPACE = "CONVEYOR_WORKSPACE"
 
 @dataclass
 class Workspace:
-    """An open workspace: its folder, settings and store. Close it (or use ``with``) when done."""
+    """An open workspace: its folder, settings, store and analysis engine.
+
+    ``store`` is always the embedded DuckDB store (catalog, ingest, quarantine); ``engine`` is
+    what analyses run on: the same store, or a Spark store over the published Parquet layout.
+    Close it (or use ``with``) when done.
+    """
 
     root: Path
     settings: Settings
     store: Store
+    engine_name: str = "duckdb"
+    _spark: Any = None
+
+    @property
+    def warehouse(self) -> str:
+        """The Spark warehouse (absolute for a folder, as given for a URI)."""
+        where = self.settings.spark.warehouse
+        return where if "://" in where else str((self.root / where).resolve())
+
+    @property
+    def engine(self) -> Any:
+        """The engine analyses run on (see :class:`conveyor.data.engine.Engine`)."""
+        if self.engine_name == "duckdb":
+            return self.store
+        if self._spark is None:
+            from conveyor.data.spark import SparkStore
+
+            self._spark = SparkStore(self.warehouse, master=self.settings.spark.master, conf=self.settings.spark.conf)
+        return self._spark
+
+    def publish(self, stream: str) -> None:
+        """Write ``stream``'s layout to the Spark warehouse (after ingest on the Spark engine)."""
+        from conveyor.data.spark import publish_stream
+
+        publish_stream(self.store, stream, self.warehouse)
+        if self._spark is not None:
+            self._spark.refresh(stream)
 
     def close(self) -> None:
+        if self._spark is not None:
+            self._spark.spark.stop()
         self.store.close()
 
     def __enter__(self) -> Workspace:
@@ -54,8 +89,9 @@ def init_workspace(path: str | Path | None = None) -> Path:
     return root
 
 
-def open_workspace(path: str | Path | None = None, *, read_only: bool = False) -> Workspace:
-    """Open the workspace at ``path`` (see :func:`resolve_workspace_dir`)."""
+def open_workspace(path: str | Path | None = None, *, read_only: bool = False, engine: str | None = None) -> Workspace:
+    """Open the workspace at ``path`` (see :func:`resolve_workspace_dir`); ``engine`` overrides
+    the workspace's ``store.engine`` setting."""
     root = resolve_workspace_dir(path)
     if not (root / CONFIG_FILE).is_file():
         raise WorkspaceError(
@@ -71,4 +107,8 @@ def open_workspace(path: str | Path | None = None, *, read_only: bool = False) -
         memory_limit=settings.store.memory_limit,
         read_only=read_only and store_path.exists(),
     )
-    return Workspace(root=root, settings=settings, store=store)
+    name = engine or settings.store.engine
+    if name not in ENGINES:
+        store.close()
+        raise ConfigError(f"--engine {name!r} is not an engine conveyor has", hint=f"use one of: {', '.join(ENGINES)}")
+    return Workspace(root=root, settings=settings, store=store, engine_name=name)

@@ -234,3 +234,10 @@ def test_progress_is_reported_in_order(store: Store, tmp_path: Path) -> None:
     assert seen[0][1] == 0.0
     assert seen[-1] == ("done", 1.0)
     assert {"reading", "validating", "sorting and encoding"} <= {label for label, _ in seen}
+
+
+def test_hyphenated_stream_with_malformed_lines(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "a.csv", [GOOD[0], "x,y,z,w,EXTRA\n", *GOOD[1:]])
+    result = ingest(store, path, stream="order-to-cash")
+    assert (result.events_loaded, result.quarantined) == (3, 1)
+    assert only_reject(store, "order-to-cash")["row"] == 3

@@ -28,6 +28,14 @@ WorkspaceOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
+
+class _State:
+    """What the top-level options set for the command that runs (the CLI is one process)."""
+
+    engine: str | None = None
+
+
+state = _State()
 console = Console()
 err_console = Console(stderr=True)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json, progress_reporter
+from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json, progress_reporter, state
 
 app = typer.Typer(
     name="conveyor",
@@ -16,6 +16,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            envvar="CONVEYOR_ENGINE",
+            help="Engine for this command: duckdb or spark (default: store.engine in conveyor.toml).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """conveyor: ingest event data, map and measure value streams, automate, plan."""
+    state.engine = engine
 
 
 @app.command()
@@ -60,7 +76,11 @@ def ingest(
     from conveyor.workspace import open_workspace
 
     name = stream or _stream_name(file)
-    with handled(), open_workspace(workspace) as ws, progress_reporter(not quiet and not json) as progress:
+    with (
+        handled(),
+        open_workspace(workspace, engine=state.engine) as ws,
+        progress_reporter(not quiet and not json) as progress,
+    ):
         result = run_ingest(
             ws.store,
             file,
@@ -76,6 +96,10 @@ def ingest(
             strict=strict,
             progress=progress,
         )
+        if ws.engine_name == "spark" and result.events_loaded:
+            if progress is not None:
+                progress("publishing to Spark", 0.99)
+            ws.publish(name)  # the Spark engine reads the layout as Parquet
     if json:
         print_json(result.as_json())
         return
@@ -98,6 +122,27 @@ def _stream_name(file: Path) -> str:
     for ext in (".gz", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".xes"):
         stem = stem.removesuffix(ext)
     return re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_") or "events"
+
+
+@app.command()
+def publish(
+    stream: Annotated[str | None, typer.Argument(help="Stream to publish (default: every stream).")] = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Write streams' layout as Parquet to the Spark warehouse, for the Spark engine."""
+    from conveyor.workspace import open_workspace
+
+    with handled(), open_workspace(workspace, read_only=True) as ws:
+        names = [stream] if stream else ws.store.stream_names()
+        for name in names:
+            ws.store.require_stream(name)
+            ws.publish(name)
+        where = ws.warehouse
+    if json:
+        print_json({"warehouse": where, "streams": names})
+    else:
+        console.print(f"published {', '.join(names) or 'no streams'} to {where}")
 
 
 @app.command()

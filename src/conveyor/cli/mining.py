@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json
+from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json, state
 from conveyor.cli._filters import with_filters
 from conveyor.cli.app import app
 from conveyor.cli.render import human, pct
@@ -20,8 +20,8 @@ StreamArg = Annotated[str, typer.Argument(help="The stream to analyse.")]
 def _run(workspace: str | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
     from conveyor.workspace import open_workspace
 
-    with handled(), open_workspace(workspace, read_only=True) as ws:
-        return fn(ws.store, *args, **kwargs)
+    with handled(), open_workspace(workspace, read_only=True, engine=state.engine) as ws:
+        return fn(ws.engine, *args, **kwargs)
 
 
 @app.command("map")

@@ -166,7 +166,8 @@ def staging_name(schema: str) -> str:
 
 def drop_staged(store: Store, table: str) -> None:
     """Remove everything staging made for ``table``."""
-    for name in (table, table + "_rej", table + "_scan", table + "_ev", table + "_tr"):
+    plain = table.replace("-", "_h")
+    for name in (table, plain + "_rej", plain + "_scan", table + "_ev", table + "_tr"):
         if store.scalar("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [name]):
             store.execute(f"DROP VIEW {quote(name)}")
         if store.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]):
@@ -186,9 +187,10 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
         _check_gzip_complete(path)
     if not head.strip():
         raise SourceError("is empty", file=file, hint="export the log again; the file has no rows")
+    plain = table.replace("-", "_h")  # DuckDB takes only plain identifiers for the rejects tables
     options = (
         "all_varchar = true, header = true, store_rejects = true, "
-        f"rejects_scan = '{table}_scan', rejects_table = '{table}_rej', "
+        f"rejects_scan = '{plain}_scan', rejects_table = '{plain}_rej', "
         f"encoding = '{encoding}', null_padding = false, strict_mode = true"
     )
     literal = file.replace("'", "''")
@@ -205,7 +207,7 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
             hint="check the delimiter, quoting and encoding; conveyor detects , ; tab and |",
         ) from exc
     return Staged(
-        table=quote(table), source=file, format="csv", rows=-1, encoding=encoding, rejects_table=f"{table}_rej"
+        table=quote(table), source=file, format="csv", rows=-1, encoding=encoding, rejects_table=f"{plain}_rej"
     )
 
 

@@ -77,7 +77,15 @@ def publish_stream(store: Store, stream: str, warehouse: str | Path) -> list[str
 def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) -> SparkSession:
     """A Spark session set up for conveyor: UTC, no UI, loopback only for a local master."""
     try:
-        from pyspark.sql import SparkSession
+        import warnings
+
+        with warnings.catch_warnings():
+            # PySpark 4.3 warns that it has not been validated with pandas 3; conveyor does not use
+            # PySpark's pandas features.
+            warnings.filterwarnings(
+                "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+            )
+            from pyspark.sql import SparkSession
     except ImportError as exc:
         raise ConveyorError(
             "the Spark engine needs PySpark, which is not installed",
@@ -88,6 +96,7 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
         .appName("conveyor")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.catalogImplementation", "in-memory")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
@@ -128,15 +137,9 @@ class SparkStore:
             if not root.is_dir():
                 return []
             return sorted(
-                p.name.removeprefix("stream_")
-                for p in root.iterdir()
-                if p.name.startswith("stream_") and (p / "events").exists()
+                stream_of(p.name) for p in root.iterdir() if p.name.startswith("stream_") and (p / "events").exists()
             )
-        return sorted(
-            db.name.removeprefix("stream_")
-            for db in self.spark.catalog.listDatabases()
-            if db.name.startswith("stream_")
-        )
+        return sorted(stream_of(db.name) for db in self.spark.catalog.listDatabases() if db.name.startswith("stream_"))
 
     def require_stream(self, name: str) -> str:
         schema = spark_schema(name)
@@ -146,7 +149,12 @@ class SparkStore:
             _is_local(self.warehouse)
             and not (Path(self.warehouse.removeprefix("file://")) / schema / "events").exists()
         ):
-            raise StreamNotFoundError(name, known=self.stream_names())
+            err = StreamNotFoundError(name, known=self.stream_names())
+            err.hint = (
+                f"the Spark warehouse {self.warehouse} has no stream {name!r}: ingest with --engine spark, "
+                f"or run `conveyor publish {name}`"
+            )
+            raise err
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
         for table in LAYOUT_TABLES:
             location = f"{self.warehouse}/{schema}/{table}".replace("'", "\\'")

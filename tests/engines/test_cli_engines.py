@@ -1,0 +1,43 @@
+"""`conveyor --engine spark ...` prints what `conveyor ...` prints on DuckDB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import run
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+
+def test_same_json_on_both_engines(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra (make test installs it)")
+    ws = tmp_path / "ws"
+    assert run("init", str(ws)).returncode == 0
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "case_id,activity,timestamp,resource,case:tier\n"
+        + "".join(
+            f"c{i},{a},2024-01-{1 + i % 9:02d}T{h:02d}:00:00Z,r{(i + h) % 3},{'gold' if i % 2 else 'silver'}\n"
+            for i in range(40)
+            for h, a in enumerate(["Open", "Work", "Review", "Work", "Close"][: 3 + i % 3])
+        )
+    )
+    proc = run("--engine", "spark", "ingest", str(log), "--stream", "t-1", "--json", "-w", str(ws))
+    assert proc.returncode == 0, proc.stderr
+    assert (ws / "spark" / "stream_t_h1" / "events").is_dir()  # published as Parquet
+    for args in (["map", "t-1"], ["variants", "t-1", "--top", "2"], ["rework", "t-1", "--where", "tier=gold"]):
+        duck = run(*args, "--json", "-w", str(ws))
+        spark = run("--engine", "spark", *args, "--json", "-w", str(ws))
+        assert duck.returncode == 0, duck.stderr
+        assert spark.returncode == 0, spark.stderr
+        if args[0] == "map":
+            assert spark.stdout == duck.stdout  # byte for byte
+        else:
+            a, b = json.loads(duck.stdout), json.loads(spark.stdout)
+            assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    missing = run("--engine", "spark", "map", "nope", "-w", str(ws))
+    assert missing.returncode == 1
+    assert "conveyor publish" in missing.stderr
