@@ -38,6 +38,15 @@ def test_same_json_on_both_engines(tmp_path: Path) -> None:
         else:
             a, b = json.loads(duck.stdout), json.loads(spark.stdout)
             assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    # a stream built by Spark itself from a plain table (here: the one conveyor exports)
+    table = tmp_path / "t.parquet"
+    assert run("export", "t-1", "--out", str(table), "-w", str(ws)).returncode == 0
+    built = run("spark-ingest", str(table), "--stream", "t-copy", "--json", "-w", str(ws))
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout) == {"stream": "t-copy", "events_loaded": 159, "cases": 40, "quarantined": 0}
+    copy = run("--engine", "spark", "variants", "t-copy", "--json", "-w", str(ws))
+    original = run("variants", "t-1", "--json", "-w", str(ws))
+    assert json.loads(copy.stdout) == json.loads(original.stdout)
     missing = run("--engine", "spark", "map", "nope", "-w", str(ws))
     assert missing.returncode == 1
     assert "conveyor publish" in missing.stderr

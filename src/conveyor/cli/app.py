@@ -124,6 +124,43 @@ def _stream_name(file: Path) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_") or "events"
 
 
+@app.command("spark-ingest")
+def spark_ingest(
+    source: Annotated[str, typer.Argument(help="Parquet or CSV path/URI (hdfs://, s3a://...) or a table Spark knows.")],
+    stream: Annotated[str, typer.Option("--stream", "-s", help="Stream to build.")],
+    case_id: Annotated[str | None, typer.Option(help="Column holding the case id.")] = None,
+    activity: Annotated[str | None, typer.Option(help="Column holding the activity.")] = None,
+    timestamp: Annotated[str | None, typer.Option(help="Column holding the timestamp.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Column holding the resource (optional).")] = None,
+    lifecycle: Annotated[str | None, typer.Option(help="Column holding the lifecycle transition (optional).")] = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Build a stream on Spark from any event table Spark can read (for logs beyond one machine)."""
+    from conveyor.data.spark_layout import build_layout_spark
+    from conveyor.workspace import open_workspace
+
+    with handled(), open_workspace(workspace, read_only=True, engine="spark") as ws:
+        result = build_layout_spark(
+            ws.engine,
+            source,
+            stream=stream,
+            case_id=case_id,
+            activity=activity,
+            timestamp=timestamp,
+            resource=resource,
+            lifecycle=lifecycle,
+        )
+        where = ws.warehouse
+    if json:
+        print_json(result.as_json())
+    else:
+        console.print(
+            f"[bold]{stream}[/]: laid out {result.events:,} events in {result.cases:,} cases on Spark, in {where}"
+            + (f"; quarantined {result.quarantined:,} rows" if result.quarantined else "")
+        )
+
+
 @app.command()
 def publish(
     stream: Annotated[str | None, typer.Argument(help="Stream to publish (default: every stream).")] = None,

@@ -11,7 +11,15 @@ from __future__ import annotations
 from conveyor.data.sql import Query
 from conveyor.data.store import Store, quote
 
-__all__ = ["EDGES", "ENDPOINTS", "NODES", "SUMMARY_TABLES", "materialize_summaries", "unfiltered_scope"]
+__all__ = [
+    "EDGES",
+    "ENDPOINTS",
+    "NODES",
+    "SUMMARY_ORDER",
+    "SUMMARY_TABLES",
+    "materialize_summaries",
+    "unfiltered_scope",
+]
 
 NODES = Query(
     "map.nodes",
@@ -51,6 +59,13 @@ ENDPOINTS = Query(
 
 #: Summary table -> the query that fills it.
 SUMMARY_TABLES = {"map_nodes": NODES, "map_edges": EDGES, "map_endpoints": ENDPOINTS}
+
+#: The order each summary is read back in (the queries' own ORDER BY): files keep no row order.
+SUMMARY_ORDER = {
+    "map_nodes": "events DESC, activity",
+    "map_edges": "frequency DESC, source, target",
+    "map_endpoints": "kind, cases DESC, activity",
+}
 
 EVENT_COLS = "case_idx, pos, activity, ts, next_activity, next_ts, resource, next_resource, lifecycle"
 CASE_COLS = "case_idx, first_ts, last_ts, n_events, duration_seconds, variant_id"

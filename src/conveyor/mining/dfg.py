@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.data.store import Store, quote
-from conveyor.data.summaries import EDGES, ENDPOINTS, NODES
+from conveyor.data.summaries import EDGES, ENDPOINTS, NODES, SUMMARY_ORDER
 from conveyor.mining.filters import Filters, scope_for
 
 __all__ = ["process_map"]
@@ -23,7 +23,8 @@ def process_map(store: Store, stream: str, *, filters: Filters | None = None) ->
         # The whole stream's map was materialized at ingest (conveyor.data.summaries).
         s = quote(store.require_stream(stream))
         nodes, edges, ends = (
-            store.records(f"SELECT * FROM {s}.{t}") for t in ("map_nodes", "map_edges", "map_endpoints")
+            store.records(f"SELECT * FROM {s}.{t} ORDER BY {SUMMARY_ORDER[t]}")
+            for t in ("map_nodes", "map_edges", "map_endpoints")
         )
     else:
         scope = scope_for(store, stream, filters)
