@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge clean
+.PHONY: help install install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-ingest: install bench-env ## Ingest speed and memory against PM4Py's reade
 
 bench-mining: install bench-env ## The four first analyses against PM4Py (bpic2012, 1M, 10M events)
 	$(BIN)/python bench/mining.py --reference-python .venv-pm4py/bin/python
+
+bench-spark: install install-spark ## The same analyses on DuckDB and on Spark local (10M, 100M events)
+	$(BIN)/python bench/spark.py --sizes 10000000,100000000
 
 bench-huge: install ## conveyor alone on 100M generated events
 	$(BIN)/python bench/mining.py --sizes '' --no-bpic --huge 100000000
