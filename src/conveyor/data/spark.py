@@ -11,6 +11,7 @@ SQLGlot with the engine-specific forms in :mod:`conveyor.data.sql`.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +99,8 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.catalogImplementation", "in-memory")
+        # the session catalog only names conveyor's external tables: keep its folder out of the user's way
+        .config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "conveyor-spark-catalog"))
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     )
