@@ -66,7 +66,7 @@ bench-mining: install bench-env ## The four first analyses against PM4Py (bpic20
 	$(BIN)/python bench/mining.py --reference-python .venv-pm4py/bin/python
 
 bench-spark: install install-spark ## The same analyses on DuckDB and on Spark local (10M, 100M events)
-	$(BIN)/python bench/spark.py --sizes 10000000,100000000
+	$(BIN)/python bench/spark.py --sizes 10000000,100000000 --native-max 10000000
 
 bench-huge: install ## conveyor alone on 100M generated events
 	$(BIN)/python bench/mining.py --sizes '' --no-bpic --huge 100000000
