@@ -45,7 +45,7 @@ def test_counts(built: tuple[Store, SparkStore, dict[str, object]]) -> None:
     store, _, results = built
     for stream, result in results.items():
         info = store.stream(stream)
-        assert result.as_json() == {  # type: ignore[attr-defined]
+        assert result.as_json() == {
             "stream": stream,
             "events_loaded": info.events,
             "cases": info.cases,
@@ -77,7 +77,7 @@ def test_bad_rows_are_quarantined(built: tuple[Store, SparkStore, dict[str, obje
     ]
     df = spark.spark.createDataFrame(rows, "case_id string, activity string, timestamp string")
     result = build_layout_spark(spark, df, stream="small")
-    assert (result.events, result.cases, result.quarantined) == (2, 1, 3)
+    assert (result.events_loaded, result.cases, result.quarantined) == (2, 1, 3)
     quarantine = spark.spark.read.parquet(f"{spark.warehouse}/stream_small/quarantine")
     reasons = sorted(r["reason"] for r in quarantine.collect())
     assert reasons == ["missing activity", "missing case id", "unparseable timestamp"]

@@ -28,6 +28,13 @@ WorkspaceOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
+# How a source's columns map onto the event model (ingest and spark-ingest take the same flags).
+CaseIdOpt = Annotated[str | None, typer.Option(help="Column holding the case id.")]
+ActivityOpt = Annotated[str | None, typer.Option(help="Column holding the activity.")]
+TimestampOpt = Annotated[str | None, typer.Option(help="Column holding the timestamp.")]
+ResourceOpt = Annotated[str | None, typer.Option(help="Column holding the resource (optional).")]
+LifecycleOpt = Annotated[str | None, typer.Option(help="Column holding the lifecycle transition (optional).")]
+
 
 class _State:
     """What the top-level options set for the command that runs (the CLI is one process)."""

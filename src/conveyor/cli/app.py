@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json, progress_reporter, state
+from conveyor.cli._common import (
+    ActivityOpt,
+    CaseIdOpt,
+    JsonOpt,
+    LifecycleOpt,
+    ResourceOpt,
+    TimestampOpt,
+    WorkspaceOpt,
+    console,
+    handled,
+    print_json,
+    progress_reporter,
+    state,
+)
 
 app = typer.Typer(
     name="conveyor",
@@ -52,11 +65,11 @@ def ingest(
     stream: Annotated[
         str | None, typer.Option("--stream", "-s", help="Stream to load into (default: the file's name).")
     ] = None,
-    case_id: Annotated[str | None, typer.Option(help="Column holding the case id.")] = None,
-    activity: Annotated[str | None, typer.Option(help="Column holding the activity.")] = None,
-    timestamp: Annotated[str | None, typer.Option(help="Column holding the timestamp.")] = None,
-    resource: Annotated[str | None, typer.Option(help="Column holding the resource (optional).")] = None,
-    lifecycle: Annotated[str | None, typer.Option(help="Column holding the lifecycle transition (optional).")] = None,
+    case_id: CaseIdOpt = None,
+    activity: ActivityOpt = None,
+    timestamp: TimestampOpt = None,
+    resource: ResourceOpt = None,
+    lifecycle: LifecycleOpt = None,
     timestamp_format: Annotated[
         str | None, typer.Option(help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
     ] = None,
@@ -128,11 +141,11 @@ def _stream_name(file: Path) -> str:
 def spark_ingest(
     source: Annotated[str, typer.Argument(help="Parquet or CSV path/URI (hdfs://, s3a://...) or a table Spark knows.")],
     stream: Annotated[str, typer.Option("--stream", "-s", help="Stream to build.")],
-    case_id: Annotated[str | None, typer.Option(help="Column holding the case id.")] = None,
-    activity: Annotated[str | None, typer.Option(help="Column holding the activity.")] = None,
-    timestamp: Annotated[str | None, typer.Option(help="Column holding the timestamp.")] = None,
-    resource: Annotated[str | None, typer.Option(help="Column holding the resource (optional).")] = None,
-    lifecycle: Annotated[str | None, typer.Option(help="Column holding the lifecycle transition (optional).")] = None,
+    case_id: CaseIdOpt = None,
+    activity: ActivityOpt = None,
+    timestamp: TimestampOpt = None,
+    resource: ResourceOpt = None,
+    lifecycle: LifecycleOpt = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -156,7 +169,7 @@ def spark_ingest(
         print_json(result.as_json())
     else:
         console.print(
-            f"[bold]{stream}[/]: laid out {result.events:,} events in {result.cases:,} cases on Spark, in {where}"
+            f"[bold]{stream}[/]: laid out {result.events_loaded:,} events in {result.cases:,} cases on Spark, in {where}"
             + (f"; quarantined {result.quarantined:,} rows" if result.quarantined else "")
         )
 

@@ -9,9 +9,9 @@ variants by case count then first case), so both engines answer alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from conveyor.data.ingest import IngestResult
 from conveyor.data.schema import CASE_PREFIX, resolve_mapping
 from conveyor.data.spark import SparkStore, spark_schema
 from conveyor.data.sql import transpile
@@ -21,23 +21,7 @@ from conveyor.data.summaries import SUMMARY_TABLES, unfiltered_scope
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["SparkLayoutResult", "build_layout_spark"]
-
-
-@dataclass
-class SparkLayoutResult:
-    stream: str
-    events: int
-    cases: int
-    quarantined: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "events_loaded": self.events,
-            "cases": self.cases,
-            "quarantined": self.quarantined,
-        }
+__all__ = ["build_layout_spark"]
 
 
 def _read(store: SparkStore, source: str | DataFrame) -> tuple[DataFrame, str]:
@@ -62,7 +46,7 @@ def build_layout_spark(
     timestamp: str | None = None,
     resource: str | None = None,
     lifecycle: str | None = None,
-) -> SparkLayoutResult:
+) -> IngestResult:
     """Lay out ``source`` (a Parquet/CSV path or URI, a table name, or a DataFrame) as ``stream``.
 
     Columns are found like ingest finds them (XES names, Disco names, plain names) unless given;
@@ -242,4 +226,13 @@ def build_layout_spark(
     n_cases = case_index.count()
     quarantined = bad.count()
     staged.unpersist()
-    return SparkLayoutResult(stream=stream, events=n_events, cases=n_cases, quarantined=quarantined)
+    return IngestResult(
+        stream=stream,
+        source=label,
+        format="spark",
+        rows=n_events + quarantined,
+        events_loaded=n_events,
+        cases=n_cases,
+        quarantined=quarantined,
+        mapping=mapping.as_dict(),
+    )
