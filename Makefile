@@ -43,7 +43,9 @@ typecheck: install ## mypy on the package
 SPARK_STAMP := $(VENV)/.installed-spark
 $(SPARK_STAMP): $(STAMP)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet --compile-bytecode --extra spark --python $(PY)
-	@command -v java >/dev/null || (echo "the Spark tests need Java 17: apt-get install openjdk-17-jre-headless" && exit 1)
+	@command -v java >/dev/null || (command -v apt-get >/dev/null && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) || \
+		(echo "the Spark tests need Java 17 (Debian: apt-get install openjdk-17-jre-headless)" && exit 1)
 	@touch $(SPARK_STAMP)
 
 install-spark: $(SPARK_STAMP) ## Add PySpark (the spark extra) for the Spark engine
