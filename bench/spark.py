@@ -59,6 +59,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000000", help="generated log sizes, comma-separated")
     parser.add_argument("--master", default="local[2]", help="Spark master")
+    parser.add_argument(
+        "--driver-memory",
+        default="8g",
+        help="Spark driver heap; in local mode it is the executor too (Spark's 1g default runs out at 100M events)",
+    )
     parser.add_argument("--no-record", action="store_true", help="do not update bench/RESULTS.md")
     parser.add_argument(
         "--native-max", type=int, default=10**12, help="skip the Spark-native layout build above this many events"
@@ -70,7 +75,7 @@ def main() -> None:
     from conveyor.data.spark_layout import build_layout_spark
     from conveyor.data.store import Store
 
-    spark = SparkStore(OUT / "spark-warehouse", master=args.master)
+    spark = SparkStore(OUT / "spark-warehouse", master=args.master, conf={"spark.driver.memory": args.driver_memory})
     lines = []
     for size in (int(s) for s in args.sizes.split(",") if s):
         _, parquet = generate(size, csv=False)
@@ -119,7 +124,8 @@ def main() -> None:
             "same process (session start not counted). *Spark* reads the layout DuckDB ingest published; "
             "*Spark-native* the layout Spark built itself from the raw Parquet. Reproduce with:",
             "",
-            f"    .venv/bin/python bench/spark.py --sizes {args.sizes} --master '{args.master}'"
+            f"    .venv/bin/python bench/spark.py --sizes {args.sizes} --master '{args.master}' "
+            f"--driver-memory {args.driver_memory}"
             + (f" --native-max {args.native_max}" if args.native_max < 10**12 else ""),
             "",
             "| events | analysis | DuckDB | Spark | Spark-native |",
