@@ -113,10 +113,6 @@ class Scope:
         return quote(self.schema)
 
 
-_EVENT_COLS = EVENT_COLS
-_CASE_COLS = CASE_COLS
-
-
 def scope_for(store: Store, stream: str, filters: Filters | None = None) -> Scope:
     """Build the ``fe``/``fc`` definitions for ``stream`` under ``filters``."""
     schema = store.require_stream(stream)
@@ -177,8 +173,8 @@ def scope_for(store: Store, stream: str, filters: Filters | None = None) -> Scop
             cte = unfiltered_scope(schema)
         else:
             cte = (
-                f"fc AS (SELECT {', '.join('c.' + c.strip() for c in _CASE_COLS.split(','))} FROM {s}.cases c WHERE {where}), "
-                f"fe AS (SELECT {_EVENT_COLS} FROM {s}.events e WHERE e.case_idx IN (SELECT case_idx FROM fc))"
+                f"fc AS (SELECT {', '.join('c.' + c.strip() for c in CASE_COLS.split(','))} FROM {s}.cases c WHERE {where}), "
+                f"fe AS (SELECT {EVENT_COLS} FROM {s}.events e WHERE e.case_idx IN (SELECT case_idx FROM fc))"
             )
         return Scope(schema=schema, cte=cte, event_level=False)
     window = " AND ".join(x for x in (f"e.ts >= {lo}" if lo else "", f"e.ts < {hi}" if hi else "") if x)
