@@ -27,6 +27,7 @@ WorkspaceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 # How a source's columns map onto the event model (ingest and spark-ingest take the same flags).
 CaseIdOpt = Annotated[str | None, typer.Option(help="Column holding the case id.")]

@@ -12,6 +12,7 @@ from conveyor.cli._common import (
     CaseIdOpt,
     JsonOpt,
     LifecycleOpt,
+    QuietOpt,
     ResourceOpt,
     TimestampOpt,
     WorkspaceOpt,
@@ -80,7 +81,7 @@ def ingest(
         bool | None, typer.Option("--dedupe/--no-dedupe", help="Quarantine exact repeats of an earlier row.")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail, loading nothing, if any row would be quarantined.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -281,7 +282,7 @@ def demo(
         int | None, typer.Option(help="Orders to simulate; other streams scale with it (default 2,000).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same company.")] = 7,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Create a workspace holding a simulated mid-sized company, ingest it and summarise it."""
