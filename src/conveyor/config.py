@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from conveyor.data.engine import ENGINES
 from conveyor.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE",
-    "ENGINES",
     "IngestSettings",
     "Settings",
     "SparkSettings",
@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 CONFIG_FILE = "conveyor.toml"
-ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from conveyor.config import CONFIG_FILE, ENGINES, Settings, default_toml, load_settings
+from conveyor.config import CONFIG_FILE, Settings, default_toml, load_settings
+from conveyor.data.engine import ENGINES, Engine, engine_class
 from conveyor.data.store import Store
 from conveyor.errors import ConfigError, WorkspaceError
 
@@ -38,15 +39,14 @@ class Workspace:
         return where if "://" in where else str((self.root / where).resolve())
 
     @property
-    def engine(self) -> Any:
-        """The engine analyses run on (see :class:`conveyor.data.engine.Engine`)."""
+    def engine(self) -> Engine:
+        """The engine analyses run on: the store itself, or a Spark store over the warehouse."""
         if self.engine_name == "duckdb":
             return self.store
         if self._spark is None:
-            from conveyor.data.spark import SparkStore
-
-            self._spark = SparkStore(self.warehouse, master=self.settings.spark.master, conf=self.settings.spark.conf)
-        return self._spark
+            cls = engine_class(self.engine_name)
+            self._spark = cls(self.warehouse, master=self.settings.spark.master, conf=self.settings.spark.conf)
+        return cast(Engine, self._spark)
 
     def publish(self, stream: str) -> None:
         """Write ``stream``'s layout to the Spark warehouse (after ingest on the Spark engine)."""

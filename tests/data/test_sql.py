@@ -14,12 +14,13 @@ for _module in QUERY_MODULES:  # importing a module registers its queries
     importlib.import_module(_module)
 
 PARTS = {
-    "scope": "fc AS (SELECT * FROM s.cases), fe AS (SELECT * FROM s.events)",
+    "scope": "fc AS (SELECT * FROM s.cases), fe AS (SELECT * FROM s.events), fv AS (SELECT * FROM s.variants)",
     "s": "s",
     "limit": "10",
     "top": "5",
     "buckets": "count(*) FILTER (WHERE duration_seconds < 3600) AS b0",
     "violations": "SELECT case_idx FROM fe WHERE activity = 1",
+    "ev": "s.events",
 }
 
 

@@ -57,7 +57,9 @@ def test_case_filters(store: Store) -> None:
     assert cases(store, Filters(end_activities=("Close",))) == 3
     assert cases(store, Filters(min_duration=parse_duration("1d"))) == 2
     assert cases(store, Filters(max_duration=parse_duration("1h"))) == 1
-    assert cases(store, Filters(variants=(0,))) == 1
+    top = variants(store, "t")[0]
+    assert cases(store, Filters(variants=(str(top["variant_id"]),))) == top["cases"]
+    assert cases(store, Filters(variants=("not-an-id",))) == 0
 
 
 def test_time_window_modes(store: Store) -> None:

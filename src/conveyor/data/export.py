@@ -6,13 +6,14 @@ from pathlib import Path
 
 from conveyor.data.layout import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS, attribute_columns
 from conveyor.data.schema import STANDARD_NAMES
-from conveyor.data.store import Store, quote
+from conveyor.data.quoting import quote
+from conveyor.data.store import Store
 from conveyor.data.xes import write_xes
 from conveyor.errors import ConveyorError
 
 __all__ = ["export_sql", "export_stream"]
 
-_HIDDEN = {"seq", "fp", "ingest_id", "pos", "case_idx", "next_activity", "next_ts", "next_resource"}
+_HIDDEN = {"seq", "fp", "ingest_id", "pos", "case_idx", "next_activity", "next_ts", "next_resource", "start_ts"}
 
 
 def export_sql(store: Store, stream: str) -> tuple[str, list[str]]:

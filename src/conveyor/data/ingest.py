@@ -14,16 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conveyor.data.layout import (
-    CORE_CASE_COLUMNS,
-    CORE_EVENT_COLUMNS,
-    build_layout,
-    case_attributes_sql,
-    decoded_events_sql,
-)
+from conveyor.data.layout import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS, build_layout
 from conveyor.data.schema import CASE_PREFIX, ColumnMapping, resolve_mapping
 from conveyor.data.sources import Staged, csv_rejects, drop_staged, stage_source, staging_name
-from conveyor.data.store import Store, quote, stream_schema
+from conveyor.data.quoting import literal, quote
+from conveyor.data.store import Store, stream_schema
 from conveyor.errors import ConveyorError, QuarantineError
 
 __all__ = ["QUARANTINE_COLUMNS", "TIMESTAMP_FORMATS", "IngestResult", "ingest"]
@@ -82,6 +77,7 @@ class IngestResult:
             "events_loaded": self.events_loaded,
             "cases": self.cases,
             "quarantined": self.quarantined,
+            "already_ingested": self.already_ingested,
         }
 
 
@@ -287,10 +283,6 @@ def ingest(
     return result
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _load(
     store: Store,
     staged: Staged,
@@ -315,7 +307,7 @@ def _load(
     event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
     source_types = {c: t.upper() for c, t in store.columns(stage)}
     attr_types = _attribute_types(store, staged, extras)
-    nulls = ", ".join(_sql_str(t) for t in _NULL_TOKENS)
+    nulls = ", ".join(literal(t) for t in _NULL_TOKENS)
 
     def text(col: str | None) -> str:
         if col is None:
@@ -353,7 +345,7 @@ def _load(
     ts_text = source_types[mapping.timestamp] == "VARCHAR"
     ts_src = f"CAST({quote(mapping.timestamp)} AS VARCHAR)" if ts_text else "NULL::VARCHAR"
     try:
-        store.execute(f"SET TimeZone = {_sql_str(timezone)}")
+        store.execute(f"SET TimeZone = {literal(timezone)}")
     except Exception as exc:
         raise ConveyorError(
             f"unknown timezone {timezone!r}", hint="use an IANA name such as UTC or Europe/Amsterdam"
@@ -430,11 +422,11 @@ def _load(
     if bad:
         # A rejected row keeps its whole source record, so nothing is lost.
         stage_cols = [c for c, _ in store.columns(stage) if c != "_row"]
-        record = "to_json({" + ", ".join(f"{_sql_str(c)}: {quote(c)}" for c in stage_cols) + "})"
+        record = "to_json({" + ", ".join(f"{literal(c)}: {quote(c)}" for c in stage_cols) + "})"
         column_sql = f"""CASE WHEN t._reason LIKE 'duplicate%' THEN NULL
-                              WHEN t.case_id IS NULL THEN {_sql_str(mapping.case_id)}
-                              WHEN t.activity IS NULL THEN {_sql_str(mapping.activity)}
-                              ELSE {_sql_str(mapping.timestamp)} END"""
+                              WHEN t.case_id IS NULL THEN {literal(mapping.case_id)}
+                              WHEN t.activity IS NULL THEN {literal(mapping.activity)}
+                              ELSE {literal(mapping.timestamp)} END"""
         value_sql = """CASE WHEN t._reason LIKE 'duplicate%' OR t.case_id IS NULL OR t.activity IS NULL
                             THEN NULL ELSE t._ts_raw END"""  # _ts_raw is kept only where parsing failed
         store.execute(
@@ -505,17 +497,7 @@ def _load(
                 """
             )
             new_attrs = "_new_case_attrs"
-        if existing:
-            store.execute(
-                f"CREATE OR REPLACE TEMP TABLE _all AS ({decoded_events_sql(store, schema)}) "
-                "UNION ALL BY NAME (SELECT * FROM _new_events)"
-            )
-            events_rel = "_all"
-            case_attrs = _merge_case_attrs(store, case_attributes_sql(store, schema), new_attrs)
-        else:
-            events_rel = "_new_events"
-            case_attrs = new_attrs
-        build_layout(store, schema, events_rel=events_rel, case_attrs_rel=case_attrs)
+        build_layout(store, schema, events_rel="_new_events", case_attrs_rel=new_attrs)
 
     _update_catalog(store, stream, schema, started_at)
     seconds = time.perf_counter() - started
@@ -548,33 +530,6 @@ def _load(
         reasons=reasons,
         seconds=seconds,
     )
-
-
-def _merge_case_attrs(store: Store, old: str | None, new: str | None) -> str | None:
-    """Case attributes after an append: values already stored win, new cases add theirs."""
-    if old is None and new is None:
-        return None
-    if old is None:
-        return new
-    store.execute(f"CREATE OR REPLACE TEMP TABLE _old_attrs AS {old}")
-    if new is None:
-        return "_old_attrs"
-    old_cols = {c for c, _ in store.columns("_old_attrs")} - {"case_id"}
-    new_cols = {c for c, _ in store.columns(new)} - {"case_id"}
-    parts = []
-    for c in sorted(old_cols | new_cols):
-        q = quote(c)
-        if c in old_cols and c in new_cols:
-            parts.append(f"coalesce(o.{q}, n.{q}) AS {q}")
-        elif c in old_cols:
-            parts.append(f"o.{q}")
-        else:
-            parts.append(f"n.{q}")
-    store.execute(
-        f"CREATE OR REPLACE TEMP TABLE _new_attrs AS SELECT coalesce(o.case_id, n.case_id) AS case_id, "
-        f"{', '.join(parts)} FROM _old_attrs o FULL JOIN {new} n USING (case_id)"
-    )
-    return "_new_attrs"
 
 
 def _update_catalog(store: Store, stream: str, schema: str, now: datetime) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.data.sql import Query, transpile
-from conveyor.data.store import Store, quote, validate_stream_name
+from conveyor.data.quoting import quote, quote_spark, spark_string
+from conveyor.data.store import Store, validate_stream_name
 from conveyor.errors import ConveyorError, StreamNotFoundError
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ __all__ = ["LAYOUT_TABLES", "SparkStore", "publish_stream", "spark_schema", "spa
 
 #: The tables of a stream's layout that the analyses read.
 LAYOUT_TABLES = ("events", "cases", "activities", "resources", "variants", "map_nodes", "map_edges", "map_endpoints")
+#: Tables only streams with lifecycle starts have.
+OPTIONAL_TABLES = ("instances", "instance_variants")
 
 
 def spark_schema(stream: str) -> str:
@@ -59,20 +62,24 @@ def publish_stream(store: Store, stream: str, warehouse: str | Path) -> list[str
     Replaces what was there (an append in DuckDB rebuilds the layout, so it is written whole).
     Returns the tables written.
     """
+    from conveyor.data.summaries import ensure_summaries
+
     schema = store.require_stream(stream)
+    ensure_summaries(store, schema)
+    tables = [*LAYOUT_TABLES, *(t for t in OPTIONAL_TABLES if store.has_table(schema, t))]
     base = str(warehouse).rstrip("/") + f"/{spark_schema(stream)}"
     if _is_local(base):
         root = Path(base.removeprefix("file://"))
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True, exist_ok=True)
-    for table in LAYOUT_TABLES:
+    for table in tables:
         target = f"{base}/{table}"
         if _is_local(target):
             Path(target.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
             target = f"{target}/part-0.parquet"
         literal = target.replace("'", "''")
         store.execute(f"COPY (SELECT * FROM {quote(schema)}.{quote(table)}) TO '{literal}' (FORMAT parquet)")
-    return list(LAYOUT_TABLES)
+    return tables
 
 
 def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) -> SparkSession:
@@ -158,13 +165,26 @@ class SparkStore:
                 f"or run `conveyor publish {name}`"
             )
             raise err
-        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
-        for table in LAYOUT_TABLES:
-            location = f"{self.warehouse}/{schema}/{table}".replace("'", "\\'")
-            self.spark.sql(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
-            self.spark.sql(f"CREATE TABLE `{schema}`.`{table}` USING parquet LOCATION '{location}'")
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote_spark(schema)}")
+        for table in (*LAYOUT_TABLES, *OPTIONAL_TABLES):
+            location = f"{self.warehouse}/{schema}/{table}"
+            name = f"{quote_spark(schema)}.{quote_spark(table)}"
+            self.spark.sql(f"DROP TABLE IF EXISTS {name}")
+            if table in OPTIONAL_TABLES and not self._exists(location):
+                continue
+            self.spark.sql(f"CREATE TABLE {name} USING parquet LOCATION {spark_string(location)}")
         self._registered.add(schema)
         return schema
+
+    def _exists(self, location: str) -> bool:
+        if _is_local(location):
+            return Path(location.removeprefix("file://")).exists()
+        jvm = self.spark.sparkContext._jvm  # the Hadoop file system API, for remote warehouses
+        path = jvm.org.apache.hadoop.fs.Path(location)
+        return bool(path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
+
+    def has_table(self, schema: str, table: str) -> bool:
+        return bool(self.spark.catalog.tableExists(table, schema))
 
     def refresh(self, name: str) -> None:
         """Forget a stream's registration (after it was published again)."""
@@ -173,23 +193,26 @@ class SparkStore:
         self.spark.catalog.clearCache()
 
     # -- queries ---------------------------------------------------------------------------
-    def _collect(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        df = self.spark.sql(transpile(sql, self.dialect))
+    def _collect(
+        self, sql: str, params: Mapping[str, object] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        # DuckDB's $name parameters become Spark's :name markers, bound by Spark itself
+        df = self.spark.sql(transpile(sql, self.dialect), args=dict(params) if params else None)
         names = list(df.columns)
         return names, [tuple(_plain(v) for v in row) for row in df.collect()]
 
-    def run(self, query: Query, **parts: str) -> list[dict[str, Any]]:
-        names, rows = self._collect(query.render(**parts))
+    def run(self, query: Query, *, params: Mapping[str, object] | None = None, **parts: str) -> list[dict[str, Any]]:
+        names, rows = self._collect(query.render(**parts), params)
         return [dict(zip(names, r, strict=True)) for r in rows]
 
-    def records(self, sql: str) -> list[dict[str, Any]]:
-        names, rows = self._collect(sql)
+    def records(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
+        names, rows = self._collect(sql, params)
         return [dict(zip(names, r, strict=True)) for r in rows]
 
-    def rows(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
-        if params:
-            raise ConveyorError("the Spark engine takes no query parameters", hint="inline escaped literals")
-        return self._collect(sql)[1]
+    def rows(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+        if params is not None and not isinstance(params, Mapping):
+            raise ConveyorError("the Spark engine takes named parameters only", hint="write $name and pass a dict")
+        return self._collect(sql, params)[1]
 
     def scalar(self, sql: str) -> Any:
         result = self.rows(sql)

@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from conveyor.data.quoting import quote
 from conveyor.data.sql import Query, transpile
 from conveyor.errors import ConveyorError, StreamNotFoundError, WorkspaceError
 
@@ -84,11 +85,6 @@ def stream_schema(name: str) -> str:
     return f"stream_{validate_stream_name(name)}"
 
 
-def quote(identifier: str) -> str:
-    """Quote an identifier for DuckDB (and ANSI SQL)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 @dataclass(frozen=True, slots=True)
 class StreamInfo:
     """One row of `conveyor streams`."""
@@ -133,6 +129,7 @@ class Store:
         read_only: bool = False,
     ) -> None:
         self.path = str(path)
+        self.read_only = read_only
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
@@ -177,27 +174,33 @@ class Store:
     #: The SQL dialect of the engine behind this store; queries are transpiled to it.
     dialect = "duckdb"
 
-    def run(self, query: Query, **parts: str) -> list[dict[str, Any]]:
-        """Run a registered :class:`~conveyor.data.sql.Query` and return rows as dicts."""
-        sql = transpile(query.render(**parts), self.dialect)
+    def run(self, query: Query, *, params: Mapping[str, object] | None = None, **parts: str) -> list[dict[str, Any]]:
+        """Run a registered :class:`~conveyor.data.sql.Query` (``$name`` parameters bound from
+        ``params``) and return rows as dicts."""
         started = time.perf_counter()
+        rows = self.records(transpile(query.render(**parts), self.dialect), params)
+        log.debug("%.3fs query %s", time.perf_counter() - started, query.name)
+        return rows
+
+    def records(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
+        """Run a plain query (DuckDB dialect, ``$name`` parameters) and return rows as dicts."""
         with self._lock:
-            cur = self._con.execute(sql)
+            cur = self._con.execute(sql, dict(params)) if params else self._con.execute(sql)
             names = [d[0] for d in cur.description or []]
             rows = cur.fetchall()
-        log.debug("%.3fs query %s", time.perf_counter() - started, query.name)
         return [dict(zip(names, r, strict=True)) for r in rows]
 
-    def records(self, sql: str) -> list[dict[str, Any]]:
-        """Run a plain query (identifiers only, DuckDB dialect) and return rows as dicts."""
-        with self._lock:
-            cur = self._con.execute(sql)
-            names = [d[0] for d in cur.description or []]
-            rows = cur.fetchall()
-        return [dict(zip(names, r, strict=True)) for r in rows]
+    def has_table(self, schema: str, table: str) -> bool:
+        """Whether the schema holds the table (e.g. a stream's ``instances``)."""
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, table],
+            )
+        )
 
     # -- execution (for conveyor.data modules) ---------------------------------------------
-    def execute(self, sql: str, params: Sequence[object] | None = None) -> None:
+    def execute(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> None:
         """Run one or more statements; any result is consumed (DuckDB 2 requires it)."""
         started = time.perf_counter()
         with self._lock:
@@ -205,8 +208,10 @@ class Store:
             cur.fetchall()
         log.debug("%.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:120])
 
-    def rows(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
-        """Run a query and return all rows as tuples."""
+    def rows(
+        self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run a query (``?`` or ``$name`` parameters) and return all rows as tuples."""
         started = time.perf_counter()
         with self._lock:
             cur = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
@@ -214,7 +219,7 @@ class Store:
         log.debug("%.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:120])
         return result
 
-    def scalar(self, sql: str, params: Sequence[object] | None = None) -> Any:
+    def scalar(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> Any:
         """The first column of the first row of a (small) query, or None."""
         result = self.rows(sql, params)
         return result[0][0] if result else None

@@ -8,8 +8,14 @@ Filtered maps run the same queries over the filtered scope.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
+from conveyor.data.quoting import quote
 from conveyor.data.sql import Query
-from conveyor.data.store import Store, quote
+
+if TYPE_CHECKING:
+    from conveyor.data.engine import Engine
+    from conveyor.data.store import Store
 
 __all__ = [
     "EDGES",
@@ -17,7 +23,12 @@ __all__ = [
     "NODES",
     "SUMMARY_ORDER",
     "SUMMARY_TABLES",
+    "Level",
+    "default_level",
+    "drop_summaries",
+    "ensure_summaries",
     "materialize_summaries",
+    "scope_relations",
     "unfiltered_scope",
 ]
 
@@ -67,19 +78,63 @@ SUMMARY_ORDER = {
     "map_endpoints": "kind, cases DESC, activity",
 }
 
-EVENT_COLS = "case_idx, pos, activity, ts, next_activity, next_ts, resource, next_resource, lifecycle"
-CASE_COLS = "case_idx, first_ts, last_ts, n_events, duration_seconds, variant_id"
+#: The unit an analysis counts: activity instances (where the stream has lifecycle starts) or events.
+Level = Literal["instances", "events"]
+
+_FE = "case_idx, pos, activity, ts, next_activity, next_ts, resource, next_resource"
 
 
-def unfiltered_scope(schema: str) -> str:
-    """The ``fe``/``fc`` definitions of a whole stream (see conveyor.mining.filters)."""
-    s = quote(schema)
-    return f"fc AS (SELECT {CASE_COLS} FROM {s}.cases), fe AS (SELECT {EVENT_COLS} FROM {s}.events)"
+def scope_relations(s: str, level: Level) -> tuple[str, str, str]:
+    """The columns-and-table parts of ``fe`` (events or instances in scope), ``fc`` (cases, with
+    the level's variant id as ``variant_id``) and ``fv`` (the level's variants) for schema ``s``."""
+    if level == "instances":
+        return (
+            f"{_FE}, CAST(NULL AS VARCHAR) AS lifecycle, start_ts FROM {s}.instances",
+            f"{CASE_FIELDS}, instance_variant_id AS variant_id FROM {s}.cases",
+            f"{s}.instance_variants",
+        )
+    return (
+        f"{_FE}, lifecycle, CAST(NULL AS TIMESTAMPTZ) AS start_ts FROM {s}.events",
+        f"{CASE_FIELDS}, variant_id FROM {s}.cases",
+        f"{s}.variants",
+    )
+
+
+#: The case columns every scope's ``fc`` has (besides ``variant_id``).
+CASE_FIELDS = "case_idx, first_ts, last_ts, n_events, duration_seconds"
+
+
+def default_level(engine: Engine, schema: str) -> Level:
+    """Instances where the stream has them, else events."""
+    return "instances" if engine.has_table(schema, "instances") else "events"
+
+
+def unfiltered_scope(schema: str, level: Level = "events") -> str:
+    """The ``fe``/``fc``/``fv`` definitions of a whole stream (see conveyor.mining.filters)."""
+    fe, fc, fv = scope_relations(quote(schema), level)
+    return f"fc AS (SELECT {fc}), fe AS (SELECT {fe}), fv AS (SELECT * FROM {fv})"
 
 
 def materialize_summaries(store: Store, schema: str) -> None:
-    """(Re)build the stream's summary tables from its events."""
+    """(Re)build the stream's summary tables from its events (instances where it has them)."""
     s = quote(schema)
-    scope = unfiltered_scope(schema)
+    scope = unfiltered_scope(schema, default_level(store, schema))
     for table, query in SUMMARY_TABLES.items():
         store.execute(f"CREATE OR REPLACE TABLE {s}.{table} AS {query.render(scope=scope, s=s)}")
+
+
+def drop_summaries(store: Store, schema: str) -> None:
+    """Forget the precomputed map (after an append changed what it summarises)."""
+    s = quote(schema)
+    store.execute("".join(f"DROP TABLE IF EXISTS {s}.{table};" for table in SUMMARY_TABLES))
+
+
+def ensure_summaries(store: Store, schema: str) -> bool:
+    """Build the summaries if an append dropped them; False when they are missing and this
+    store cannot write them (a read-only store: the caller computes the map on the fly)."""
+    if store.has_table(schema, "map_edges"):
+        return True
+    if store.read_only:
+        return False
+    materialize_summaries(store, schema)
+    return True

@@ -44,6 +44,7 @@ _LAZY = dict.fromkeys(("RuleError", "check_conformance", "load_rules"), "conveyo
 
 #: The modules holding query definitions (the portability test imports them all).
 QUERY_MODULES = [
+    "conveyor.data.layout",
     "conveyor.data.summaries",
     "conveyor.mining.bottlenecks",
     "conveyor.mining.conformance",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conveyor.data.sql import Query
-from conveyor.data.store import Store
 from conveyor.mining.filters import Filters, scope_for
+from conveyor.mining.results import Bottlenecks
+
+if TYPE_CHECKING:
+    from conveyor.data.engine import Engine
 
 __all__ = ["bottlenecks"]
 
@@ -45,12 +48,14 @@ ACTIVITIES = Query(
 )
 
 
-def bottlenecks(store: Store, stream: str, *, top: int = 10, filters: Filters | None = None) -> dict[str, Any]:
+def bottlenecks(engine: Engine, stream: str, *, top: int = 10, filters: Filters | None = None) -> Bottlenecks:
     """The ``top`` transitions and activities by total waiting time, each with its share of all
     waiting time in the stream and the cases it touches.
 
-    An activity's waiting time is the time from the previous event of its case until it happens.
+    An activity's waiting time is the time from the previous event of its case until it happens;
+    on a stream with lifecycle starts, from the end of the previous activity instance until this
+    instance starts (the work itself, start to complete, is service time, not waiting).
     """
-    scope = scope_for(store, stream, filters)
-    parts = {"scope": scope.cte, "s": scope.s, "limit": str(int(top))}
-    return {"transitions": store.run(TRANSITIONS, **parts), "activities": store.run(ACTIVITIES, **parts)}
+    scope = scope_for(engine, stream, filters)
+    parts = scope.parts(limit=str(int(top)))
+    return {"transitions": engine.run(TRANSITIONS, params=scope.params, **parts), "activities": engine.run(ACTIVITIES, params=scope.params, **parts)}

@@ -28,14 +28,17 @@ examples) and the impact on throughput: the median duration of conforming and vi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from conveyor.data.sql import Query
-from conveyor.data.store import Store
 from conveyor.errors import ConveyorError
 from conveyor.mining.filters import Filters, parse_duration, scope_for
+from conveyor.mining.results import ConformanceReport
+
+if TYPE_CHECKING:
+    from conveyor.data.engine import Engine
 
 __all__ = ["Rule", "RuleError", "check_conformance", "load_rules"]
 
@@ -224,21 +227,25 @@ def _violations(rule: Any, code: dict[str, int]) -> str:
     return f"SELECT case_idx FROM fe WHERE {where} AND activity NOT IN ({codes})"
 
 
-def check_conformance(store: Store, stream: str, rules: list[Any], *, filters: Filters | None = None) -> dict[str, Any]:
+def check_conformance(
+    engine: Engine, stream: str, rules: list[Any], *, filters: Filters | None = None
+) -> ConformanceReport:
     """Check every rule; per rule the violating cases and the throughput impact, and overall the
-    cases that break no rule.
+    cases that break no rule. On a stream with lifecycle starts the rules speak of activity
+    instances (``at_most_once`` counts instances, not their start and complete events).
     """
-    scope = scope_for(store, stream, filters)
-    code = {r[0]: r[1] for r in store.rows(f"SELECT name, code FROM {scope.s}.activities")}
+    scope = scope_for(engine, stream, filters)
+    code = {r["name"]: int(r["code"]) for r in engine.records(f"SELECT name, code FROM {scope.s}.activities")}
     unknown = sorted({a for rule in rules for a in rule.activities_used() if a not in code})
-    parts = {"scope": scope.cte, "s": scope.s}
+    parts = scope.parts()
+    params = scope.params
     results = []
     sets = []
     for i, rule in enumerate(rules):
         violations = _violations(rule, code)
         sets.append(violations)
-        impact = store.run(IMPACT, **parts, violations=violations)[0]
-        examples = [r["case_id"] for r in store.run(EXAMPLES, **parts, violations=violations)]
+        impact = engine.run(IMPACT, params=params, **parts, violations=violations)[0]
+        examples = [r["case_id"] for r in engine.run(EXAMPLES, params=params, **parts, violations=violations)]
         results.append(
             {
                 "rule": i + 1,
@@ -251,7 +258,7 @@ def check_conformance(store: Store, stream: str, rules: list[Any], *, filters: F
                 "median_seconds_violating": impact["median_seconds_violating"],
             }
         )
-    overall = store.run(IMPACT, **parts, violations=" UNION ".join(f"({v})" for v in sets))[0]
+    overall = engine.run(IMPACT, params=params, **parts, violations=" UNION ".join(f"({v})" for v in sets))[0]
     return {
         "cases": overall["cases"],
         "conforming_cases": overall["cases"] - overall["violating"],

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from conveyor.data.sql import Query
-from conveyor.data.store import Store
 from conveyor.mining.filters import Filters, scope_for
+from conveyor.mining.results import ActivityStats, Durations
+
+if TYPE_CHECKING:
+    from conveyor.data.engine import Engine
 
 __all__ = ["BUCKETS", "activity_stats", "durations"]
 
@@ -37,16 +40,24 @@ SUMMARY = Query(
     FROM fc""",
 )
 
-ACTIVITIES = Query(
-    "durations.activities",
-    """WITH {scope}, base AS (
+_BASE = """base AS (
         SELECT activity, count(*) AS events, count(DISTINCT case_idx) AS cases, count(DISTINCT resource) AS resources
         FROM fe GROUP BY activity
     ), waits AS (
         SELECT next_activity AS activity, avg((epoch_us(next_ts) - epoch_us(ts)) / 1e6) AS mean_wait_seconds,
                median((epoch_us(next_ts) - epoch_us(ts)) / 1e6) AS median_wait_seconds
         FROM fe WHERE next_activity IS NOT NULL GROUP BY next_activity
-    ), lc AS (
+    )"""
+_SELECT = """SELECT a.name AS activity, b.events, b.cases, b.resources, w.mean_wait_seconds, w.median_wait_seconds,
+           sv.pairs AS service_pairs, sv.mean_service_seconds, sv.median_service_seconds
+    FROM base b JOIN {s}.activities a ON a.code = b.activity
+    LEFT JOIN waits w ON w.activity = b.activity LEFT JOIN service sv ON sv.activity = b.activity
+    ORDER BY b.events DESC, a.name"""
+
+# Event level: the n-th start of an activity in a case paired with its n-th complete.
+ACTIVITIES = Query(
+    "durations.activities",
+    f"""WITH {{scope}}, {_BASE}, lc AS (
         SELECT case_idx, activity, ts, lower(lifecycle) AS lifecycle,
                row_number() OVER (PARTITION BY case_idx, activity, lower(lifecycle) ORDER BY pos) AS k
         FROM fe WHERE lower(lifecycle) IN ('start', 'complete')
@@ -57,19 +68,27 @@ ACTIVITIES = Query(
         WHERE s.lifecycle = 'start' AND c.lifecycle = 'complete'
         GROUP BY s.activity
     )
-    SELECT a.name AS activity, b.events, b.cases, b.resources, w.mean_wait_seconds, w.median_wait_seconds,
-           sv.pairs AS service_pairs, sv.mean_service_seconds, sv.median_service_seconds
-    FROM base b JOIN {s}.activities a ON a.code = b.activity
-    LEFT JOIN waits w ON w.activity = b.activity LEFT JOIN service sv ON sv.activity = b.activity
-    ORDER BY b.events DESC, a.name""",
+    {_SELECT}""",
+)
+
+# Activity instances: service time is each instance's start to end; waiting is the previous
+# instance's end to this one's start.
+INSTANCE_ACTIVITIES = Query(
+    "durations.instance_activities",
+    f"""WITH {{scope}}, {_BASE}, service AS (
+        SELECT activity, count(*) AS pairs, avg((epoch_us(ts) - epoch_us(start_ts)) / 1e6) AS mean_service_seconds,
+               median((epoch_us(ts) - epoch_us(start_ts)) / 1e6) AS median_service_seconds
+        FROM fe WHERE start_ts IS NOT NULL GROUP BY activity
+    )
+    {_SELECT}""",
 )
 
 
-def durations(store: Store, stream: str, *, filters: Filters | None = None) -> dict[str, Any]:
+def durations(engine: Engine, stream: str, *, filters: Filters | None = None) -> Durations:
     """Case throughput times (first to last event) in seconds: count, mean, median, p90 and more,
     and a histogram over :data:`BUCKETS`.
     """
-    scope = scope_for(store, stream, filters)
+    scope = scope_for(engine, stream, filters)
     lower = 0.0
     cols = []
     for i, (_, upper) in enumerate(BUCKETS):
@@ -78,14 +97,17 @@ def durations(store: Store, stream: str, *, filters: Filters | None = None) -> d
         )
         cols.append(f"count(*) FILTER (WHERE {cond}) AS b{i}")
         lower = upper
-    row = store.run(SUMMARY, scope=scope.cte, s=scope.s, buckets=", ".join(cols))[0]
+    row = engine.run(SUMMARY, params=scope.params, **scope.parts(buckets=", ".join(cols)))[0]
     histogram = [{"bucket": label, "cases": row.pop(f"b{i}")} for i, (label, _) in enumerate(BUCKETS)]
-    return {**row, "histogram": histogram}
+    return cast(Durations, {**row, "histogram": histogram})
 
 
-def activity_stats(store: Store, stream: str, *, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Per activity: events, cases, distinct resources, waiting time before it, and service time
-    where lifecycle start/complete pairs exist (the n-th start paired with the n-th complete).
+def activity_stats(engine: Engine, stream: str, *, filters: Filters | None = None) -> list[ActivityStats]:
+    """Per activity: events (activity instances where the stream has them), cases, distinct
+    resources, waiting time before it, and service time: from each instance's start to its end,
+    or at event level where lifecycle start/complete pairs exist (the n-th start paired with the
+    n-th complete).
     """
-    scope = scope_for(store, stream, filters)
-    return store.run(ACTIVITIES, scope=scope.cte, s=scope.s)
+    scope = scope_for(engine, stream, filters)
+    query = INSTANCE_ACTIVITIES if scope.level == "instances" else ACTIVITIES
+    return cast(list[ActivityStats], engine.run(query, params=scope.params, **scope.parts()))

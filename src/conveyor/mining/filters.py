@@ -1,10 +1,13 @@
-"""Filters usable with every analysis, turned into the two relations analyses read.
+"""Filters usable with every analysis, turned into the relations analyses read.
 
-Every analysis query starts ``WITH {scope}``: the scope defines ``fe`` (the events in scope:
-case_idx, pos, activity, ts, next_activity, next_ts, resource, next_resource, lifecycle) and ``fc``
-(the cases in scope: case_idx, first_ts, last_ts, n_events, duration_seconds, variant_id). Case
-filters keep or drop whole cases; with ``event_level`` the time window trims events instead, and
-positions, successors, durations and variants are recomputed from what is left.
+Every analysis query starts ``WITH {scope}``: the scope defines ``fe`` (what is counted, in scope:
+case_idx, pos, activity, ts, next_activity, next_ts, resource, next_resource, lifecycle, start_ts),
+``fc`` (the cases in scope: case_idx, first_ts, last_ts, n_events, duration_seconds, variant_id)
+and ``fv`` (the variants). On a stream with lifecycle starts, ``fe`` holds activity instances
+(``ts`` their end, ``start_ts`` their start, ``next_ts`` when the next one starts) unless
+``Filters.events`` asks for events. Case filters keep or drop whole cases; with ``event_level``
+the time window trims events instead, and positions, successors, durations and variants are
+recomputed from what is left. Values the user gave are bound parameters (``Scope.params``).
 """
 
 from __future__ import annotations
@@ -12,36 +15,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from conveyor.data.store import Store, quote
-from conveyor.data.summaries import CASE_COLS, EVENT_COLS, unfiltered_scope
+from conveyor.data.quoting import quote
+from conveyor.data.summaries import CASE_FIELDS, Level, default_level, scope_relations, unfiltered_scope
 from conveyor.errors import ConveyorError
 
-__all__ = ["FilterError", "Filters", "Scope", "parse_duration", "scope_for", "sql_literal"]
+if TYPE_CHECKING:
+    from conveyor.data.engine import Engine
+
+__all__ = ["FilterError", "Filters", "Scope", "parse_duration", "scope_for"]
 
 WindowMode = Literal["contained", "intersecting", "started", "completed"]
 
 
 class FilterError(ConveyorError, ValueError):
     """A filter names something the stream does not have, or has a bad value."""
-
-
-def sql_literal(value: object) -> str:
-    """A value as an SQL literal, escaped (values never travel as text into identifiers)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise FilterError(
-                f"time {value.isoformat()} has no timezone", hint="give times with an offset, e.g. 2024-01-01T00:00Z"
-            )
-        return f"TIMESTAMPTZ '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -75,7 +64,8 @@ class Filters:
     it); ``event_level`` keeps only the events inside the window instead. ``attributes`` keeps
     cases whose case attribute has one of the values; ``variants`` keeps variant ids;
     ``start_activities``/``end_activities`` keep cases that start/end with one of them;
-    ``min_duration``/``max_duration`` bound the case duration in seconds.
+    ``min_duration``/``max_duration`` bound the case duration in seconds. ``events`` analyses
+    lifecycle events one by one even where the stream has activity instances (PM4Py's default).
     """
 
     start: datetime | None = None
@@ -83,11 +73,12 @@ class Filters:
     window: WindowMode = "contained"
     event_level: bool = False
     attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    variants: tuple[int, ...] = ()
+    variants: tuple[str, ...] = ()
     start_activities: tuple[str, ...] = ()
     end_activities: tuple[str, ...] = ()
     min_duration: float | None = None
     max_duration: float | None = None
+    events: bool = False
 
     def is_empty(self) -> bool:
         return self == Filters()
@@ -102,107 +93,134 @@ class Filters:
 
 @dataclass(frozen=True)
 class Scope:
-    """The filtered relations for one stream: ``cte`` goes after ``WITH``."""
+    """The filtered relations for one stream: ``cte`` goes after ``WITH`` and defines ``fe`` (the
+    events, or activity instances, in scope), ``fc`` (the cases in scope) and ``fv`` (the
+    variants of the level); ``params`` are the values it binds (``$f0``, ``$f1``...)."""
 
     schema: str
     cte: str
     event_level: bool
+    level: Level = "events"
+    params: dict[str, object] = field(default_factory=dict)
 
     @property
     def s(self) -> str:
         return quote(self.schema)
 
+    def parts(self, **more: str) -> dict[str, str]:
+        """The placeholders a query definition takes: ``scope``, ``s`` and any others."""
+        return {"scope": self.cte, "s": self.s, **more}
 
-def scope_for(store: Store, stream: str, filters: Filters | None = None) -> Scope:
-    """Build the ``fe``/``fc`` definitions for ``stream`` under ``filters``."""
-    schema = store.require_stream(stream)
+
+_CORE_CASE = {
+    "case_idx",
+    "case_id",
+    "first_ts",
+    "last_ts",
+    "n_events",
+    "duration_seconds",
+    "variant_id",
+    "instance_variant_id",
+}
+
+
+def scope_for(engine: Engine, stream: str, filters: Filters | None = None) -> Scope:
+    """Build the ``fe``/``fc``/``fv`` definitions for ``stream`` under ``filters``, at the level of
+    activity instances where the stream has them (unless ``filters.events``)."""
+    schema = engine.require_stream(stream)
     s = quote(schema)
     f = filters or Filters()
+    level: Level = "events" if f.events else default_level(engine, schema)
+    fe_rel, _, fv_rel = scope_relations(s, level)
+    params: dict[str, object] = {}
+
+    def bind(value: object) -> str:
+        name = f"f{len(params)}"
+        params[name] = value
+        return f"${name}"
+
     conds: list[str] = []
-    for attr, values in f.attributes.items():
-        known = [c for c, _ in store.columns(f"{s}.cases")]
-        if attr not in known or attr in {
-            "case_idx",
-            "first_ts",
-            "last_ts",
-            "n_events",
-            "duration_seconds",
-            "variant_id",
-        }:
-            attrs = [
-                c
-                for c in known
-                if c not in {"case_idx", "case_id", "first_ts", "last_ts", "n_events", "duration_seconds", "variant_id"}
-            ]
-            raise FilterError(
-                f"stream {stream!r} has no case attribute {attr!r}",
-                hint=f"its case attributes are: {', '.join(attrs) or 'none'}",
-            )
-        conds.append(f"CAST(c.{quote(attr)} AS VARCHAR) IN ({', '.join(sql_literal(v) for v in values)})")
+    if f.attributes:
+        known = [c for c, _ in engine.columns(f"{s}.cases")]
+        for attr, values in f.attributes.items():
+            if attr not in known or attr in _CORE_CASE:
+                attrs = [c for c in known if c not in _CORE_CASE]
+                raise FilterError(
+                    f"stream {stream!r} has no case attribute {attr!r}",
+                    hint=f"its case attributes are: {', '.join(attrs) or 'none'}",
+                )
+            conds.append(f"CAST(c.{quote(attr)} AS VARCHAR) IN ({', '.join(bind(str(v)) for v in values)})")
     if f.variants:
-        conds.append(f"c.variant_id IN ({', '.join(str(int(v)) for v in f.variants)})")
+        ids = ", ".join(bind(str(v)) for v in f.variants)
+        # an id from either level's list names the same cases' sequence, so either is accepted
+        extra = f" OR c.instance_variant_id IN ({ids})" if level == "instances" else ""
+        conds.append(f"(c.variant_id IN ({ids}){extra})")
+    variant_col = "instance_variant_id" if level == "instances" else "variant_id"
     for names, position in ((f.start_activities, "1"), (f.end_activities, "-1")):
         if names:
-            codes = _codes(store, s, stream, names)
+            codes = _codes(engine, s, stream, names)
             conds.append(
-                f"c.variant_id IN (SELECT variant_id FROM {s}.variants WHERE activities[{position}] IN ({codes}))"
+                f"c.{variant_col} IN (SELECT variant_id FROM {fv_rel} WHERE activities[{position}] IN ({codes}))"
             )
     if f.min_duration is not None:
         conds.append(f"c.duration_seconds >= {float(f.min_duration)!r}")
     if f.max_duration is not None:
         conds.append(f"c.duration_seconds <= {float(f.max_duration)!r}")
-    lo = sql_literal(f.start) if f.start else None
-    hi = sql_literal(f.end) if f.end else None
+    lo = f"CAST({bind(f.start.isoformat())} AS TIMESTAMPTZ)" if f.start else None
+    hi = f"CAST({bind(f.end.isoformat())} AS TIMESTAMPTZ)" if f.end else None
     if (lo or hi) and not f.event_level:
-        first, last = "c.first_ts", "c.last_ts"
-        if f.window == "contained":
-            conds += [f"{first} >= {lo}"] if lo else []
-            conds += [f"{last} < {hi}"] if hi else []
-        elif f.window == "intersecting":
-            conds += [f"{last} >= {lo}"] if lo else []
-            conds += [f"{first} < {hi}"] if hi else []
-        elif f.window == "started":
-            conds += [f"{first} >= {lo}"] if lo else []
-            conds += [f"{first} < {hi}"] if hi else []
-        else:
-            conds += [f"{last} >= {lo}"] if lo else []
-            conds += [f"{last} < {hi}"] if hi else []
+        conds += _window_conditions(f.window, lo, hi)
     where = " AND ".join(conds)
+    fv = f"fv AS (SELECT * FROM {fv_rel})"
     if not f.event_level or not (lo or hi):
         if not where:
-            cte = unfiltered_scope(schema)
+            cte = unfiltered_scope(schema, level)
         else:
+            fc_sel = ", ".join(f"c.{c.strip()}" for c in CASE_FIELDS.split(","))
             cte = (
-                f"fc AS (SELECT {', '.join('c.' + c.strip() for c in CASE_COLS.split(','))} FROM {s}.cases c WHERE {where}), "
-                f"fe AS (SELECT {EVENT_COLS} FROM {s}.events e WHERE e.case_idx IN (SELECT case_idx FROM fc))"
+                f"fc AS (SELECT {fc_sel}, c.{variant_col} AS variant_id FROM {s}.cases c WHERE {where}), "
+                f"fe AS (SELECT {fe_rel} e WHERE e.case_idx IN (SELECT case_idx FROM fc)), {fv}"
             )
-        return Scope(schema=schema, cte=cte, event_level=False)
+        return Scope(schema=schema, cte=cte, event_level=False, level=level, params=params)
     window = " AND ".join(x for x in (f"e.ts >= {lo}" if lo else "", f"e.ts < {hi}" if hi else "") if x)
     case_sel = f"SELECT case_idx FROM {s}.cases c" + (f" WHERE {where}" if where else "")
     cte = f"""
-        fe0 AS (SELECT e.case_idx, e.pos, e.activity, e.ts, e.resource, e.lifecycle
-                FROM {s}.events e WHERE {window} AND e.case_idx IN ({case_sel})),
-        fe AS (SELECT case_idx, (row_number() OVER w - 1)::INTEGER AS pos, activity, ts,
-                      lead(activity) OVER w AS next_activity, lead(ts) OVER w AS next_ts,
-                      resource, lead(resource) OVER w AS next_resource, lifecycle
+        fe0 AS (SELECT e.* FROM (SELECT {fe_rel}) e WHERE {window} AND e.case_idx IN ({case_sel})),
+        fe AS (SELECT case_idx, CAST(row_number() OVER w - 1 AS INTEGER) AS pos, activity, ts,
+                      lead(activity) OVER w AS next_activity,
+                      greatest(lead(coalesce(start_ts, ts)) OVER w, ts) AS next_ts,
+                      resource, lead(resource) OVER w AS next_resource, lifecycle, start_ts
                FROM fe0 WINDOW w AS (PARTITION BY case_idx ORDER BY pos)),
-        fc AS (SELECT case_idx, min(ts) AS first_ts, max(ts) AS last_ts, count(*)::INTEGER AS n_events,
+        fc AS (SELECT case_idx, min(ts) AS first_ts, max(ts) AS last_ts, CAST(count(*) AS INTEGER) AS n_events,
                       (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS duration_seconds,
-                      NULL::INTEGER AS variant_id
-               FROM fe GROUP BY case_idx)"""
-    return Scope(schema=schema, cte=cte, event_level=True)
+                      CAST(NULL AS VARCHAR) AS variant_id
+               FROM fe GROUP BY case_idx), {fv}"""
+    return Scope(schema=schema, cte=cte, event_level=True, level=level, params=params)
 
 
-def _codes(store: Store, s: str, stream: str, names: tuple[str, ...]) -> str:
-    rows = store.rows(
-        f"SELECT name, code FROM {s}.activities WHERE name IN ({', '.join(sql_literal(n) for n in names)})"
+def _window_conditions(window: WindowMode, lo: str | None, hi: str | None) -> list[str]:
+    """Whole-case window conditions on ``c.first_ts``/``c.last_ts``."""
+    first, last = "c.first_ts", "c.last_ts"
+    begin, end = {
+        "contained": (first, last),
+        "intersecting": (last, first),
+        "started": (first, first),
+        "completed": (last, last),
+    }[window]
+    return ([f"{begin} >= {lo}"] if lo else []) + ([f"{end} < {hi}"] if hi else [])
+
+
+def _codes(engine: Engine, s: str, stream: str, names: tuple[str, ...]) -> str:
+    params = {f"n{i}": n for i, n in enumerate(names)}
+    rows = engine.records(
+        f"SELECT name, code FROM {s}.activities WHERE name IN ({', '.join('$' + k for k in params)})", params
     )
-    found = {r[0] for r in rows}
+    found = {r["name"] for r in rows}
     missing = [n for n in names if n not in found]
     if missing:
-        known = [r[0] for r in store.rows(f"SELECT name FROM {s}.activities ORDER BY name")]
+        known = [r["name"] for r in engine.records(f"SELECT name FROM {s}.activities ORDER BY name")]
         raise FilterError(
             f"stream {stream!r} has no activity {missing[0]!r}",
             hint=f"its activities are: {', '.join(known)}",
         )
-    return ", ".join(str(r[1]) for r in rows)
+    return ", ".join(str(int(r["code"])) for r in rows)

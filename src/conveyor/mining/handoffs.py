@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conveyor.data.sql import Query
-from conveyor.data.store import Store
 from conveyor.mining.filters import Filters, scope_for
+from conveyor.mining.results import Handoffs
+
+if TYPE_CHECKING:
+    from conveyor.data.engine import Engine
 
 __all__ = ["handoffs"]
 
@@ -35,10 +38,10 @@ WORKLOAD = Query(
 )
 
 
-def handoffs(store: Store, stream: str, *, top: int = 20, filters: Filters | None = None) -> dict[str, Any]:
+def handoffs(engine: Engine, stream: str, *, top: int = 20, filters: Filters | None = None) -> Handoffs:
     """The ``top`` resource-to-resource handovers (consecutive events of a case done by different
     resources) with the time they take, and every resource's workload.
     """
-    scope = scope_for(store, stream, filters)
-    parts = {"scope": scope.cte, "s": scope.s, "limit": str(int(top))}
-    return {"handoffs": store.run(HANDOVERS, **parts), "workload": store.run(WORKLOAD, **parts)}
+    scope = scope_for(engine, stream, filters)
+    parts = scope.parts(limit=str(int(top)))
+    return {"handoffs": engine.run(HANDOVERS, params=scope.params, **parts), "workload": engine.run(WORKLOAD, params=scope.params, **parts)}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conveyor.data.sql import Query
-from conveyor.data.store import Store
 from conveyor.mining.filters import Filters, scope_for
+from conveyor.mining.results import Rework
+
+if TYPE_CHECKING:
+    from conveyor.data.engine import Engine
 
 __all__ = ["rework"]
 
@@ -37,13 +40,13 @@ CASES = Query(
 )
 
 
-def rework(store: Store, stream: str, *, filters: Filters | None = None) -> dict[str, Any]:
+def rework(engine: Engine, stream: str, *, filters: Filters | None = None) -> Rework:
     """Per activity: cases doing it, cases repeating it, rework rate and extra events; overall:
     cases with any loop and the median throughput with and without rework (the time it costs).
     """
-    scope = scope_for(store, stream, filters)
-    parts = {"scope": scope.cte, "s": scope.s}
-    summary = store.run(CASES, **parts)[0]
+    scope = scope_for(engine, stream, filters)
+    parts = scope.parts()
+    summary = engine.run(CASES, params=scope.params, **parts)[0]
     with_, without = summary["median_seconds_with_rework"], summary["median_seconds_without_rework"]
     summary["extra_median_seconds"] = None if with_ is None or without is None else with_ - without
-    return {"summary": summary, "activities": store.run(PER_ACTIVITY, **parts)}
+    return {"summary": summary, "activities": engine.run(PER_ACTIVITY, params=scope.params, **parts)}
