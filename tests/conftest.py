@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,3 +39,23 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def logs() -> Path:
     return require_data()
+
+
+def same(a: Any, b: Any, path: str = "") -> None:
+    """Equal, floats within 1e-9 relative (engines and append orders sum in different orders)."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert a is not None, path
+        assert b is not None, path
+        assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-6), f"{path}: {a} != {b}"
+    elif isinstance(a, dict):
+        assert isinstance(b, dict), path
+        assert a.keys() == b.keys(), f"{path}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list), path
+        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"

@@ -41,7 +41,11 @@ def test_init_ingest_streams_quarantine_export(tmp_path: Path) -> None:
     )
     proc = run("ingest", str(log), "--stream", "o2c", "--json", env={"CONVEYOR_WORKSPACE": str(ws)})
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"stream": "o2c", "events_loaded": 2, "cases": 1, "quarantined": 1,
+    assert json.loads(proc.stdout) == {
+        "stream": "o2c",
+        "events_loaded": 2,
+        "cases": 1,
+        "quarantined": 1,
         "already_ingested": False,
     }
 
@@ -89,6 +93,10 @@ def test_ingest_real_xes(tmp_path: Path, logs: Path) -> None:
     ws = tmp_path / "ws"
     run("init", str(ws))
     proc = run("ingest", str(logs / "running-example.xes"), "--json", "-w", str(ws))
-    assert json.loads(proc.stdout) == {"stream": "running-example", "events_loaded": 42, "cases": 6, "quarantined": 0,
+    assert json.loads(proc.stdout) == {
+        "stream": "running-example",
+        "events_loaded": 42,
+        "cases": 6,
+        "quarantined": 0,
         "already_ingested": False,
     }

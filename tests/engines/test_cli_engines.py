@@ -43,7 +43,13 @@ def test_same_json_on_both_engines(tmp_path: Path) -> None:
     assert run("export", "t-1", "--out", str(table), "-w", str(ws)).returncode == 0
     built = run("spark-ingest", str(table), "--stream", "t-copy", "--json", "-w", str(ws))
     assert built.returncode == 0, built.stderr
-    assert json.loads(built.stdout) == {"stream": "t-copy", "events_loaded": 159, "cases": 40, "quarantined": 0}
+    assert json.loads(built.stdout) == {
+        "stream": "t-copy",
+        "events_loaded": 159,
+        "cases": 40,
+        "quarantined": 0,
+        "already_ingested": False,
+    }
     copy = run("--engine", "spark", "variants", "t-copy", "--json", "-w", str(ws))
     original = run("variants", "t-1", "--json", "-w", str(ws))
     assert json.loads(copy.stdout) == json.loads(original.stdout)

@@ -7,7 +7,6 @@ several filters and the results are compared value by value.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ from conveyor.mining import (
     rework,
     variants,
 )
-from tests.conftest import LOGS
+from tests.conftest import LOGS, same
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -43,29 +42,8 @@ LOG_FILES = {
 }
 
 
-def same(a: Any, b: Any, path: str = "") -> None:
-    """Equal, floats within 1e-9 relative (the engines sum in different orders)."""
-    if isinstance(a, float) or isinstance(b, float):
-        assert a is not None, path
-        assert b is not None, path
-        assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-6), f"{path}: {a} != {b}"
-    elif isinstance(a, dict):
-        assert isinstance(b, dict), path
-        assert a.keys() == b.keys(), f"{path}: keys {sorted(a)} != {sorted(b)}"
-        for k in a:
-            same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list), path
-        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
-
-
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, SparkStore]]:
-    pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra (make test installs it)")
+def engines(tmp_path_factory: pytest.TempPathFactory, spark_session: Any) -> Iterator[tuple[Store, SparkStore]]:
     root = tmp_path_factory.mktemp("engines")
     run_demo(root / "demo", cases=300, seed=5)
     store = Store(root / "demo" / "conveyor.duckdb")
@@ -75,9 +53,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, S
     warehouse = root / "warehouse"
     for stream in store.stream_names():
         publish_stream(store, stream, warehouse)
-    spark = SparkStore(warehouse, master="local[2]")
-    yield store, spark
-    spark.spark.stop()
+    yield store, SparkStore(warehouse, spark=spark_session)
     store.close()
 
 
@@ -112,7 +88,8 @@ def filter_sets(store: Store, stream: str) -> list[Filters]:
         Filters(start=first, end=middle, window="intersecting"),
         Filters(start=middle, end=last, event_level=True),
         Filters(min_duration=3600.0, max_duration=30 * 86400.0),
-        Filters(variants=(0, 1)),
+        Filters(variants=tuple(str(v["variant_id"]) for v in variants(store, stream, top=2)[:2])),
+        Filters(events=True, min_duration=60.0),
     ]
     start = store.scalar(
         f'SELECT a.name FROM "stream_{stream}".events e JOIN "stream_{stream}".activities a '
@@ -168,8 +145,10 @@ def test_ingested_layout_is_the_same(engines: tuple[Store, SparkStore]) -> None:
         "events": "SELECT count(*) AS n, sum(pos) AS pos, count(next_activity) AS nexts, sum(activity) AS acts, "
         "min(ts) AS first, max(ts) AS last, sum(epoch_us(next_ts) - epoch_us(ts)) AS gaps FROM {t}",
         "cases": "SELECT count(*) AS n, sum(n_events) AS events, sum(duration_seconds) AS seconds, "
-        "sum(variant_id) AS variants, count(DISTINCT case_id) AS ids FROM {t}",
-        "variants": "SELECT count(*) AS n, sum(cases) AS cases, sum(length) AS length FROM {t}",
+        "count(DISTINCT variant_id) AS variants, max(variant_id) AS top, count(instance_variant_id) AS iv, "
+        "count(DISTINCT case_id) AS ids FROM {t}",
+        "variants": "SELECT count(*) AS n, sum(cases) AS cases, sum(length) AS length, "
+        "string_agg(variant_id, '|' ORDER BY variant_id) AS ids FROM {t}",
         "activities": "SELECT count(*) AS n, string_agg(name, '|' ORDER BY code) AS names FROM {t}",
     }
     for stream in streams(store):

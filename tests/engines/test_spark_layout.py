@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,15 +14,16 @@ from conveyor.data.spark import SparkStore
 from conveyor.data.store import Store
 from conveyor.demo import run_demo
 from conveyor.mining import Filters
-from tests.conftest import LOGS
-from tests.engines.test_parity import ANALYSES, same
+from tests.conftest import LOGS, same
+from tests.engines.test_parity import ANALYSES
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, SparkStore, dict[str, object]]]:
-    pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra (make test installs it)")
+def built(
+    tmp_path_factory: pytest.TempPathFactory, spark_session: Any
+) -> Iterator[tuple[Store, SparkStore, dict[str, object]]]:
     from conveyor.data.spark_layout import build_layout_spark
 
     root = tmp_path_factory.mktemp("spark_layout")
@@ -30,14 +32,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Spa
     if LOGS.is_dir():
         ingest(store, LOGS / "receipt.csv", stream="receipt")
         ingest(store, LOGS / "running-example.xes", stream="running")
-    spark = SparkStore(root / "warehouse", master="local[2]")
+    spark = SparkStore(root / "warehouse", spark=spark_session)
     results = {}
     for stream in ("order-to-cash", *(s for s in ("receipt", "running") if store.has_stream(s))):
         table = root / f"{stream}.parquet"  # a plain event table, as another system would write it
         export_stream(store, stream, table)
         results[stream] = build_layout_spark(spark, str(table), stream=stream)
     yield store, spark, results
-    spark.spark.stop()
     store.close()
 
 

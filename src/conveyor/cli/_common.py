@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -48,15 +46,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _default(value: object) -> object:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
 def print_json(data: Any) -> None:
-    """JSON to stdout, plain (no colour codes), one document."""
-    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
+    """JSON to stdout, plain (no colour codes), one document (the analyses' one rendering)."""
+    from conveyor.mining.results import to_json
+
+    sys.stdout.write(to_json(data) + "\n")
 
 
 @contextmanager

@@ -76,8 +76,12 @@ _OPTIONS: list[inspect.Parameter] = [
             "variant",
             None,
             Annotated[
-                list[int] | None,
-                typer.Option("--variant", help="Variant id to keep (repeat).", rich_help_panel="Filters"),
+                list[str] | None,
+                typer.Option(
+                    "--variant",
+                    help="Variant id to keep (repeat; ids from `conveyor variants`).",
+                    rich_help_panel="Filters",
+                ),
             ],
         ),
         (
@@ -99,6 +103,18 @@ _OPTIONS: list[inspect.Parameter] = [
                 list[str] | None,
                 typer.Option(
                     "--end-activity", help="Keep cases ending with this activity (repeat).", rich_help_panel="Filters"
+                ),
+            ],
+        ),
+        (
+            "events",
+            False,
+            Annotated[
+                bool,
+                typer.Option(
+                    "--events",
+                    help="Count lifecycle events one by one, not activity instances (start..complete).",
+                    rich_help_panel="Filters",
                 ),
             ],
         ),
@@ -154,6 +170,7 @@ def build_filters(**kw: Any) -> Any:
         end_activities=tuple(kw["end_activity"] or ()),
         min_duration=parse_duration(kw["min_duration"]) if kw["min_duration"] else None,
         max_duration=parse_duration(kw["max_duration"]) if kw["max_duration"] else None,
+        events=kw["events"],
     )
     return None if filters.is_empty() else filters
 

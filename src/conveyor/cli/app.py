@@ -74,6 +74,10 @@ def ingest(
     timestamp_format: Annotated[
         str | None, typer.Option(help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
     ] = None,
+    timestamp_unit: Annotated[
+        str | None,
+        typer.Option(help="Unit of numeric timestamps since 1970: s, ms, us or ns (default: told by their size)."),
+    ] = None,
     timezone: Annotated[
         str | None, typer.Option(help="Timezone of timestamps without an offset (default from conveyor.toml).")
     ] = None,
@@ -105,6 +109,7 @@ def ingest(
             resource=resource,
             lifecycle=lifecycle,
             timestamp_format=timestamp_format,
+            timestamp_unit=timestamp_unit,
             timezone=timezone or ws.settings.ingest.timezone,
             dedupe=ws.settings.ingest.dedupe if dedupe is None else dedupe,
             strict=strict,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conveyor.data.layout import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS, attribute_columns
-from conveyor.data.schema import STANDARD_NAMES
 from conveyor.data.quoting import quote
+from conveyor.data.schema import STANDARD_NAMES
 from conveyor.data.store import Store
 from conveyor.data.xes import write_xes
 from conveyor.errors import ConveyorError

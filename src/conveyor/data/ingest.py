@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conveyor.data.layout import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS, build_layout
+from conveyor.data.layout import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS, attribute_types, build_layout
+from conveyor.data.quoting import literal, quote
 from conveyor.data.schema import CASE_PREFIX, ColumnMapping, resolve_mapping
 from conveyor.data.sources import Staged, csv_rejects, drop_staged, stage_source, staging_name
-from conveyor.data.quoting import literal, quote
 from conveyor.data.store import Store, stream_schema
 from conveyor.errors import ConveyorError, QuarantineError
 
@@ -94,7 +94,39 @@ def _ensure_stream_tables(store: Store, schema: str) -> None:
     )
 
 
-def _timestamp_expr(store: Store, staged: Staged, column: str, fmt: str | None) -> tuple[str, str | None]:
+#: Units a numeric timestamp may count since 1970-01-01 UTC, with microseconds per unit.
+TIMESTAMP_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}
+_UNIT_NAMES = {"s": "Unix seconds", "ms": "Unix milliseconds", "us": "Unix microseconds", "ns": "Unix nanoseconds"}
+
+
+def _numeric_timestamp(store: Store, staged: Staged, col: str, unit: str | None) -> tuple[str, str]:
+    """SQL for a number since the epoch, in ``unit`` or, when None, the unit its magnitude says:
+    today is ~1.7e9 seconds, ~1.7e12 ms, ~1.7e15 µs, ~1.7e18 ns, so the median of a sample below
+    1e11 is seconds (up to the year 5138), below 1e14 milliseconds, below 1e17 microseconds."""
+    if unit is None:
+        typical = store.scalar(
+            f"SELECT median(abs(CAST({col} AS DOUBLE))) FROM "
+            f"(SELECT {col} FROM {staged.table} WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
+        )
+        typical = float(typical or 0)
+        unit = "s" if typical < 1e11 else "ms" if typical < 1e14 else "us" if typical < 1e17 else "ns"
+    if unit not in TIMESTAMP_UNITS:
+        raise ConveyorError(
+            f"--timestamp-unit {unit!r} is not a unit", hint=f"use one of: {', '.join(TIMESTAMP_UNITS)}"
+        )
+    if unit == "ns":
+        micros = f"CAST(CAST({col} AS HUGEINT) // 1000 AS BIGINT)"
+    elif unit == "us":
+        micros = f"CAST({col} AS BIGINT)"
+    else:
+        micros = f"CAST(round(CAST({col} AS DOUBLE) * {TIMESTAMP_UNITS[unit]}) AS BIGINT)"
+    # make_timestamp gives a naive UTC time; timezone('UTC', ...) makes it the instant it is
+    return f"timezone('UTC', make_timestamp({micros}))", _UNIT_NAMES[unit]
+
+
+def _timestamp_expr(
+    store: Store, staged: Staged, column: str, fmt: str | None, unit: str | None = None
+) -> tuple[str, str | None]:
     """SQL turning the source timestamp column into TIMESTAMPTZ, and the format chosen."""
     types = dict(store.columns(staged.table))
     col = quote(column)
@@ -105,8 +137,10 @@ def _timestamp_expr(store: Store, staged: Staged, column: str, fmt: str | None) 
         return f"TRY_CAST({col} AS TIMESTAMPTZ)", "ISO 8601"
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"CAST(CAST({col} AS TIMESTAMP) AS TIMESTAMPTZ)", None
-    if kind in {"BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "UBIGINT", "FLOAT", "SMALLINT"}:
-        return f"to_timestamp(CAST({col} AS DOUBLE))", "Unix seconds"
+    if kind in {"BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "UBIGINT", "FLOAT", "SMALLINT", "DECIMAL"} or (
+        kind.startswith("DECIMAL")
+    ):
+        return _numeric_timestamp(store, staged, col, unit)
     text = f"CAST({col} AS VARCHAR)"
     if fmt:
         return f"CAST(try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}') AS TIMESTAMPTZ)", fmt
@@ -193,6 +227,7 @@ def ingest(
     resource: str | None = None,
     lifecycle: str | None = None,
     timestamp_format: str | None = None,
+    timestamp_unit: str | None = None,
     timezone: str = "UTC",
     dedupe: bool = False,
     strict: bool = False,
@@ -206,6 +241,8 @@ def ingest(
     unparseable timestamp, or that repeat an event already in the stream are quarantined; with
     ``dedupe`` so are exact repeats within the source; with ``strict`` any such row is an error
     and nothing is loaded. Ingesting a file already ingested into the stream adds nothing.
+    Numeric timestamps count ``timestamp_unit`` ("s", "ms", "us", "ns") since 1970 UTC, detected
+    from their size when not given. Appending costs in proportion to the cases the new events touch.
     ``xes_reader="stream"`` skips the fast line-based XES reader (it falls back by itself).
 
     >>> from conveyor.data.store import Store
@@ -259,129 +296,187 @@ def ingest(
         step("validating", 0.3)
         with store.transaction():
             _ensure_stream_tables(store, schema)
-            result = _load(
-                store,
-                staged,
-                mapping,
-                stream=stream,
-                schema=schema,
+            load = _Load(store, staged, mapping, stream=stream, schema=schema, started_at=started_at)
+            result = load.run(
                 timezone=timezone,
                 timestamp_format=timestamp_format,
+                timestamp_unit=timestamp_unit,
                 dedupe=dedupe,
                 strict=strict,
-                started_at=started_at,
-                started=started,
                 step=step,
             )
+            result.seconds = time.perf_counter() - started
+            load.record(result, result.seconds)
     finally:
         drop_staged(store, staging_name(schema))
-        store.execute("DROP TABLE IF EXISTS _typed; DROP TABLE IF EXISTS _all; DROP VIEW IF EXISTS _new_events")
         store.execute(
-            "DROP TABLE IF EXISTS _new_case_attrs; DROP TABLE IF EXISTS _old_attrs; DROP TABLE IF EXISTS _new_attrs"
+            "DROP TABLE IF EXISTS _typed; DROP VIEW IF EXISTS _new_events; DROP TABLE IF EXISTS _new_case_attrs; "
+            "DROP TABLE IF EXISTS _shift"
         )
     step("done", 1.0)
     return result
 
 
-def _load(
-    store: Store,
-    staged: Staged,
-    mapping: ColumnMapping,
-    *,
-    stream: str,
-    schema: str,
-    timezone: str,
-    timestamp_format: str | None,
-    dedupe: bool,
-    strict: bool,
-    started_at: datetime,
-    started: float,
-    step: Progress,
-) -> IngestResult:
-    s = quote(schema)
-    stage = staged.table
-    ingest_id = int(store.scalar("SELECT nextval('main.ingest_ids')"))
-    roles = set(mapping.roles().values())
-    extras = [c for c, _ in store.columns(stage) if c not in roles and c != "_row"]
-    case_cols = [c for c in extras if c.startswith(CASE_PREFIX)]
-    event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
-    source_types = {c: t.upper() for c, t in store.columns(stage)}
-    attr_types = _attribute_types(store, staged, extras)
-    nulls = ", ".join(literal(t) for t in _NULL_TOKENS)
+@dataclass
+class _Load:
+    """One ingest's load, in named steps: type the rows, mark duplicates, quarantine the bad,
+    lay out the good, record it. ``_typed`` (a temp table) carries the rows between steps."""
 
-    def text(col: str | None) -> str:
-        if col is None:
-            return "NULL::VARCHAR"
-        v = f"CAST({quote(col)} AS VARCHAR)"
-        return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
+    store: Store
+    staged: Staged
+    mapping: ColumnMapping
+    stream: str
+    schema: str
+    started_at: datetime
+    ingest_id: int = 0
+    ev_names: dict[str, str] = field(default_factory=dict)
+    case_names: dict[str, str] = field(default_factory=dict)
+    ts_format: str | None = None
+    stage_row: str = "_row"
 
-    def cleaned(col: str) -> str:
-        return f"(CASE WHEN {quote(col)} IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
+    @property
+    def s(self) -> str:
+        return quote(self.schema)
 
-    def typed(col: str) -> str:
-        if source_types[col] != "VARCHAR":
-            return quote(col)  # already typed by the source (Parquet, Arrow)
-        t = attr_types[col]
-        return cleaned(col) if t == "VARCHAR" else f"TRY_CAST({cleaned(col)} AS {t})"
+    def run(
+        self,
+        *,
+        timezone: str,
+        timestamp_format: str | None,
+        timestamp_unit: str | None,
+        dedupe: bool,
+        strict: bool,
+        step: Progress,
+    ) -> IngestResult:
+        self.ingest_id = int(self.store.scalar("SELECT nextval('main.ingest_ids')"))
+        self.type_rows(timezone=timezone, timestamp_format=timestamp_format, timestamp_unit=timestamp_unit)
+        self.count_csv_rejects()
+        existing = self.store.has_table(self.schema, "events")
+        self.mark_duplicates(dedupe=dedupe, existing=existing)
+        reasons = self.quarantine()
+        quarantined = sum(reasons.values())
+        if strict and quarantined:
+            self.fail_strict(quarantined)
+        drop_staged(self.store, staging_name(self.schema))  # free the raw copy before the heavy part
+        step("laying out", 0.6)
+        loaded, new_cases = self.append(existing=existing)
+        _update_catalog(self.store, self.stream, self.schema, self.started_at)
+        return IngestResult(
+            stream=self.stream,
+            source=self.staged.source,
+            format=self.staged.format,
+            rows=self.staged.rows,
+            events_loaded=loaded,
+            cases=new_cases,
+            quarantined=quarantined,
+            timestamp_format=self.ts_format,
+            mapping=self.mapping.as_dict(),
+            reasons=reasons,
+        )
 
-    def lost(cols: list[str]) -> str:
-        """True where a text value did not survive the cast to its inferred type."""
-        checks = [
-            f"({cleaned(c)} IS NOT NULL AND TRY_CAST({cleaned(c)} AS {attr_types[c]}) IS NULL)"
-            for c in cols
-            if source_types[c] == "VARCHAR" and attr_types[c] != "VARCHAR"
-        ]
-        return " OR ".join(checks) if checks else "false"
+    def type_rows(self, *, timezone: str, timestamp_format: str | None, timestamp_unit: str | None) -> None:
+        """``_typed``: every source row with its core fields, typed attributes, a fingerprint and
+        the reason it is rejected (NULL when it is good)."""
+        store, staged, mapping = self.store, self.staged, self.mapping
+        stage = staged.table
+        roles = set(mapping.roles().values())
+        extras = [c for c, _ in store.columns(stage) if c not in roles and c != "_row"]
+        case_cols = [c for c in extras if c.startswith(CASE_PREFIX)]
+        event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
+        source_types = {c: t.upper() for c, t in store.columns(stage)}
+        attr_types = _attribute_types(store, staged, extras)
+        nulls = ", ".join(literal(t) for t in _NULL_TOKENS)
 
-    taken: set[str] = set()
-    ev_names = {c: _attr_name(c, taken, CORE_EVENT_COLUMNS) for c in event_cols}
-    taken_case: set[str] = set()
-    case_names = {c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols}
-    fp_cols = ["case_id", "activity", "ts", "resource", "lifecycle", *ev_names.values()]
-    reason = """CASE WHEN case_id IS NULL THEN 'missing case id'
-                     WHEN activity IS NULL THEN 'missing activity'
-                     WHEN ts IS NULL AND (_ts_raw IS NULL OR trim(_ts_raw) = '') THEN 'missing timestamp'
-                     WHEN ts IS NULL THEN 'unparseable timestamp' END"""
-    ts_text = source_types[mapping.timestamp] == "VARCHAR"
-    ts_src = f"CAST({quote(mapping.timestamp)} AS VARCHAR)" if ts_text else "NULL::VARCHAR"
-    try:
-        store.execute(f"SET TimeZone = {literal(timezone)}")
-    except Exception as exc:
-        raise ConveyorError(
-            f"unknown timezone {timezone!r}", hint="use an IANA name such as UTC or Europe/Amsterdam"
-        ) from exc
-    try:
-        ts_expr, ts_format = _timestamp_expr(store, staged, mapping.timestamp, timestamp_format)
-        for attempt in range(2):
-            attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in ev_names.items())
-            case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in case_names.items())
-            store.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE _typed AS
-                SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp, {reason} AS _reason FROM (
-                    SELECT * EXCLUDE (_ts_src), CASE WHEN ts IS NULL THEN _ts_src END AS _ts_raw FROM (
-                        SELECT {staged.row_expr} AS _row,
-                               {text(mapping.case_id)} AS case_id,
-                               {text(mapping.activity)} AS activity,
-                               {ts_expr} AS ts,
-                               {ts_src} AS _ts_src,
-                               {text(mapping.resource)} AS resource,
-                               {text(mapping.lifecycle)} AS lifecycle{attr_sel}{case_sel},
-                               {lost(extras)} AS _lost
-                        FROM {stage}
-                    )
-                )
-                """
+        def text(col: str | None) -> str:
+            if col is None:
+                return "NULL::VARCHAR"
+            v = f"CAST({quote(col)} AS VARCHAR)"
+            return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
+
+        def cleaned(col: str) -> str:
+            return f"(CASE WHEN {quote(col)} IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
+
+        def typed(col: str) -> str:
+            if source_types[col] != "VARCHAR":
+                return quote(col)  # already typed by the source (Parquet, Arrow)
+            t = attr_types[col]
+            return cleaned(col) if t == "VARCHAR" else f"TRY_CAST({cleaned(col)} AS {t})"
+
+        def lost(cols: list[str]) -> str:
+            """True where a text value did not survive the cast to its inferred type."""
+            checks = [
+                f"({cleaned(c)} IS NOT NULL AND TRY_CAST({cleaned(c)} AS {attr_types[c]}) IS NULL)"
+                for c in cols
+                if source_types[c] == "VARCHAR" and attr_types[c] != "VARCHAR"
+            ]
+            return " OR ".join(checks) if checks else "false"
+
+        taken: set[str] = set()
+        self.ev_names = {c: _attr_name(c, taken, CORE_EVENT_COLUMNS) for c in event_cols}
+        taken_case: set[str] = set()
+        self.case_names = {c: _attr_name(c.removeprefix(CASE_PREFIX), taken_case, CORE_CASE_COLUMNS) for c in case_cols}
+        # Text already stored as text stays text: an append must not narrow what earlier ingests kept
+        # (a column of text in a chunk that happens to hold only digits is not a number column).
+        for table, names, core in (
+            ("events", self.ev_names, CORE_EVENT_COLUMNS),
+            ("cases", self.case_names, CORE_CASE_COLUMNS),
+        ):
+            stored = dict(attribute_types(store, self.schema, table, core))
+            for c, n in names.items():
+                if source_types[c] == "VARCHAR" and stored.get(n) == "VARCHAR":
+                    attr_types[c] = "VARCHAR"
+        fp_cols = ["case_id", "activity", "ts", "resource", "lifecycle", *self.ev_names.values()]
+        reason = """CASE WHEN case_id IS NULL THEN 'missing case id'
+                         WHEN activity IS NULL THEN 'missing activity'
+                         WHEN ts IS NULL AND (_ts_raw IS NULL OR trim(_ts_raw) = '') THEN 'missing timestamp'
+                         WHEN ts IS NULL THEN 'unparseable timestamp' END"""
+        ts_text = source_types[mapping.timestamp] == "VARCHAR"
+        ts_src = f"CAST({quote(mapping.timestamp)} AS VARCHAR)" if ts_text else "NULL::VARCHAR"
+        try:
+            store.execute(f"SET TimeZone = {literal(timezone)}")
+        except Exception as exc:
+            raise ConveyorError(
+                f"unknown timezone {timezone!r}", hint="use an IANA name such as UTC or Europe/Amsterdam"
+            ) from exc
+        try:
+            ts_expr, self.ts_format = _timestamp_expr(
+                store, staged, mapping.timestamp, timestamp_format, timestamp_unit
             )
-            if attempt or not store.scalar("SELECT count(*) FROM _typed WHERE _lost"):
-                break
-            # A value beyond the inference sample did not fit its column's type: infer from all rows.
-            attr_types = _attribute_types(store, staged, extras, sample=None)
-        store.execute("ALTER TABLE _typed DROP COLUMN _lost")
-    finally:
-        store.execute("SET TimeZone = 'UTC'")
-    stage_row = staged.row_expr
-    if staged.format == "csv":
+            for attempt in range(2):
+                attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in self.ev_names.items())
+                case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in self.case_names.items())
+                store.execute(
+                    f"""
+                    CREATE OR REPLACE TEMP TABLE _typed AS
+                    SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp, {reason} AS _reason FROM (
+                        SELECT * EXCLUDE (_ts_src), CASE WHEN ts IS NULL THEN _ts_src END AS _ts_raw FROM (
+                            SELECT {staged.row_expr} AS _row,
+                                   {text(mapping.case_id)} AS case_id,
+                                   {text(mapping.activity)} AS activity,
+                                   {ts_expr} AS ts,
+                                   {ts_src} AS _ts_src,
+                                   {text(mapping.resource)} AS resource,
+                                   {text(mapping.lifecycle)} AS lifecycle{attr_sel}{case_sel},
+                                   {lost(extras)} AS _lost
+                            FROM {stage}
+                        )
+                    )
+                    """
+                )
+                if attempt or not store.scalar("SELECT count(*) FROM _typed WHERE _lost"):
+                    break
+                # A value beyond the inference sample did not fit its column's type: infer from all rows.
+                attr_types = _attribute_types(store, staged, extras, sample=None)
+            store.execute("ALTER TABLE _typed DROP COLUMN _lost")
+        finally:
+            store.execute("SET TimeZone = 'UTC'")
+
+    def count_csv_rejects(self) -> None:
+        """Lines DuckDB's CSV reader could not split: count them and renumber the rows after them."""
+        store, staged = self.store, self.staged
+        self.stage_row = staged.row_expr
+        if staged.format != "csv":
+            return
         staged.rejects = csv_rejects(store, staged)
         staged.rows = int(store.scalar("SELECT count(*) FROM _typed")) + len(staged.rejects)
         if staged.rejects:
@@ -390,103 +485,107 @@ def _load(
             shifts = [line - j for j, (line, _, _) in enumerate(staged.rejects)]
             store.execute("CREATE OR REPLACE TEMP TABLE _shift AS SELECT unnest(?::BIGINT[]) AS k", [shifts])
             store.execute("UPDATE _typed SET _row = _row + (SELECT count(*) FROM _shift WHERE k <= _typed._row)")
-            stage_row = f"({stage}._row + (SELECT count(*) FROM _shift WHERE k <= {stage}._row))"
-    existing = bool(
-        store.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'events'",
-            [schema],
-        )
-    )
-    if dedupe:
-        store.execute(
-            """
-            UPDATE _typed t SET _reason = 'duplicate of row ' || d.first_row
-            FROM (SELECT _row, min(_row) OVER (PARTITION BY fp, case_id, activity, ts) AS first_row
-                  FROM _typed WHERE _reason IS NULL) d
-            WHERE t._row = d._row AND d.first_row <> d._row
-            """
-        )
-    if existing:
-        store.execute(
-            f"""
-            UPDATE _typed t SET _reason = 'duplicate of an event already in the stream (ingest '
-                || d.ingest_id || ')'
-            FROM (SELECT e.fp, c.case_id, e.ts, min(e.ingest_id) AS ingest_id
-                  FROM {s}.events e JOIN {s}.cases c USING (case_idx)
-                  WHERE e.fp IN (SELECT fp FROM _typed) GROUP BY ALL) d
-            WHERE t._reason IS NULL AND t.fp = d.fp AND t.case_id = d.case_id AND t.ts = d.ts
-            """
-        )
-    bad = int(store.scalar("SELECT count(*) FROM _typed WHERE _reason IS NOT NULL"))
-    file_label = staged.source
-    if bad:
-        # A rejected row keeps its whole source record, so nothing is lost.
-        stage_cols = [c for c, _ in store.columns(stage) if c != "_row"]
-        record = "to_json({" + ", ".join(f"{literal(c)}: {quote(c)}" for c in stage_cols) + "})"
-        column_sql = f"""CASE WHEN t._reason LIKE 'duplicate%' THEN NULL
-                              WHEN t.case_id IS NULL THEN {literal(mapping.case_id)}
-                              WHEN t.activity IS NULL THEN {literal(mapping.activity)}
-                              ELSE {literal(mapping.timestamp)} END"""
-        value_sql = """CASE WHEN t._reason LIKE 'duplicate%' OR t.case_id IS NULL OR t.activity IS NULL
-                            THEN NULL ELSE t._ts_raw END"""  # _ts_raw is kept only where parsing failed
-        store.execute(
-            f"""
-            INSERT INTO {s}.quarantine
-            SELECT ?, ?, t._row, {column_sql}, {value_sql}, t._reason, r.rec
-            FROM (SELECT * FROM _typed WHERE _reason IS NOT NULL) t
-            JOIN (SELECT {stage_row} AS _row, {record} AS rec FROM {stage}
-                  WHERE {stage_row} IN (SELECT _row FROM _typed WHERE _reason IS NOT NULL)) r
-            USING (_row)
-            ORDER BY t._row
-            """,
-            [ingest_id, file_label],
-        )
-    for line, message, raw in staged.rejects:
-        store.execute(
-            f"INSERT INTO {s}.quarantine VALUES (?, ?, ?, NULL, ?, ?, ?)",
-            [ingest_id, file_label, line, raw, f"malformed line: {message}", json.dumps({"line": raw})],
-        )
-    reasons = {
-        str(k): int(v)
-        for k, v in store.rows(
-            f"SELECT regexp_replace(reason, ' \\(ingest.*| of row .*|: .*', ''), count(*) FROM {s}.quarantine "
-            "WHERE ingest_id = ? GROUP BY ALL ORDER BY 2 DESC, 1",
-            [ingest_id],
-        )
-    }
-    quarantined = sum(reasons.values())
-    if strict and quarantined:
-        first = store.rows(
-            f'SELECT file, "row", "column", value, reason FROM {s}.quarantine WHERE ingest_id = ? '
+            stage = staged.table
+            self.stage_row = f"({stage}._row + (SELECT count(*) FROM _shift WHERE k <= {stage}._row))"
+
+    def mark_duplicates(self, *, dedupe: bool, existing: bool) -> None:
+        """Repeats within the source (with ``dedupe``) and events the stream already holds."""
+        store, s = self.store, self.s
+        if dedupe:
+            store.execute(
+                """
+                UPDATE _typed t SET _reason = 'duplicate of row ' || d.first_row
+                FROM (SELECT _row, min(_row) OVER (PARTITION BY fp, case_id, activity, ts) AS first_row
+                      FROM _typed WHERE _reason IS NULL) d
+                WHERE t._row = d._row AND d.first_row <> d._row
+                """
+            )
+        if existing:
+            store.execute(
+                f"""
+                UPDATE _typed t SET _reason = 'duplicate of an event already in the stream (ingest '
+                    || d.ingest_id || ')'
+                FROM (SELECT e.fp, c.case_id, e.ts, min(e.ingest_id) AS ingest_id
+                      FROM {s}.events e JOIN {s}.cases c USING (case_idx)
+                      WHERE e.fp IN (SELECT fp FROM _typed) GROUP BY ALL) d
+                WHERE t._reason IS NULL AND t.fp = d.fp AND t.case_id = d.case_id AND t.ts = d.ts
+                """
+            )
+
+    def quarantine(self) -> dict[str, int]:
+        """Move every rejected row, with its whole source record, to the quarantine; the count per reason."""
+        store, staged, mapping, s = self.store, self.staged, self.mapping, self.s
+        stage = staged.table
+        if store.scalar("SELECT count(*) FROM _typed WHERE _reason IS NOT NULL"):
+            stage_cols = [c for c, _ in store.columns(stage) if c != "_row"]
+            record = "to_json({" + ", ".join(f"{literal(c)}: {quote(c)}" for c in stage_cols) + "})"
+            column_sql = f"""CASE WHEN t._reason LIKE 'duplicate%' THEN NULL
+                                  WHEN t.case_id IS NULL THEN {literal(mapping.case_id)}
+                                  WHEN t.activity IS NULL THEN {literal(mapping.activity)}
+                                  ELSE {literal(mapping.timestamp)} END"""
+            value_sql = """CASE WHEN t._reason LIKE 'duplicate%' OR t.case_id IS NULL OR t.activity IS NULL
+                                THEN NULL ELSE t._ts_raw END"""  # _ts_raw is kept only where parsing failed
+            store.execute(
+                f"""
+                INSERT INTO {s}.quarantine
+                SELECT ?, ?, t._row, {column_sql}, {value_sql}, t._reason, r.rec
+                FROM (SELECT * FROM _typed WHERE _reason IS NOT NULL) t
+                JOIN (SELECT {self.stage_row} AS _row, {record} AS rec FROM {stage}
+                      WHERE {self.stage_row} IN (SELECT _row FROM _typed WHERE _reason IS NOT NULL)) r
+                USING (_row)
+                ORDER BY t._row
+                """,
+                [self.ingest_id, staged.source],
+            )
+        for line, message, raw in staged.rejects:
+            store.execute(
+                f"INSERT INTO {s}.quarantine VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                [self.ingest_id, staged.source, line, raw, f"malformed line: {message}", json.dumps({"line": raw})],
+            )
+        return {
+            str(k): int(v)
+            for k, v in store.rows(
+                f"SELECT regexp_replace(reason, ' \\(ingest.*| of row .*|: .*', ''), count(*) FROM {s}.quarantine "
+                "WHERE ingest_id = ? GROUP BY ALL ORDER BY 2 DESC, 1",
+                [self.ingest_id],
+            )
+        }
+
+    def fail_strict(self, quarantined: int) -> None:
+        first = self.store.rows(
+            f'SELECT file, "row", "column", value, reason FROM {self.s}.quarantine WHERE ingest_id = ? '
             'ORDER BY "row" LIMIT 1',
-            [ingest_id],
+            [self.ingest_id],
         )[0]
         detail = dict(zip(("file", "row", "column", "value", "reason"), first, strict=True))
         where = f", column {detail['column']!r}, value {detail['value']!r}" if detail["column"] else ""
         raise QuarantineError(
-            f"{quarantined} row(s) of {staged.source} would be quarantined (--strict); nothing was "
+            f"{quarantined} row(s) of {self.staged.source} would be quarantined (--strict); nothing was "
             f"loaded. First: row {detail['row']}{where}: {detail['reason']}",
             count=quarantined,
             first=detail,
         )
-    drop_staged(store, staging_name(schema))  # free the raw copy before the heavy part
 
-    step("sorting and encoding", 0.6)
-    loaded, new_cases = store.rows("SELECT count(*), count(DISTINCT case_id) FROM _typed WHERE _reason IS NULL")[0]
-    if loaded:
+    def append(self, *, existing: bool) -> tuple[int, int]:
+        """Lay out the good rows (only the cases they touch are recomputed); (events, cases) loaded."""
+        store, s = self.store, self.s
+        loaded, new_cases = store.rows("SELECT count(*), count(DISTINCT case_id) FROM _typed WHERE _reason IS NULL")[0]
+        if not loaded:
+            return 0, 0
+        # source order continues after what the stream holds, so ties keep arrival order
         base = int(store.scalar(f"SELECT coalesce(max(seq), 0) FROM {s}.events")) if existing else 0
-        ev_attr = "".join(f", {quote(n)}" for n in ev_names.values())
+        ev_attr = "".join(f", {quote(n)}" for n in self.ev_names.values())
         store.execute(
             f"""
             CREATE OR REPLACE TEMP VIEW _new_events AS
             SELECT case_id, activity, ts, resource, lifecycle, {base} + _row AS seq, fp,
-                   {ingest_id}::INTEGER AS ingest_id{ev_attr}
+                   {self.ingest_id}::INTEGER AS ingest_id{ev_attr}
             FROM _typed WHERE _reason IS NULL
             """
         )
         new_attrs: str | None = None
-        if case_names:
-            cols = ", ".join(f"t.{quote('case:' + n)} AS {quote(n)}" for n in case_names.values())
+        if self.case_names:
+            cols = ", ".join(f"t.{quote('case:' + n)} AS {quote(n)}" for n in self.case_names.values())
             # A case's attributes are those on its first row.
             store.execute(
                 f"""
@@ -497,39 +596,27 @@ def _load(
                 """
             )
             new_attrs = "_new_case_attrs"
-        build_layout(store, schema, events_rel="_new_events", case_attrs_rel=new_attrs)
+        build_layout(store, self.schema, events_rel="_new_events", case_attrs_rel=new_attrs)
+        return int(loaded), int(new_cases)
 
-    _update_catalog(store, stream, schema, started_at)
-    seconds = time.perf_counter() - started
-    store.execute(
-        "INSERT INTO main.ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            ingest_id,
-            stream,
-            staged.source,
-            staged.format,
-            staged.sha256,
-            staged.rows,
-            loaded,
-            quarantined,
-            started_at,
-            seconds,
-            json.dumps({**mapping.as_dict(), "timestamp_format": ts_format}),
-        ],
-    )
-    return IngestResult(
-        stream=stream,
-        source=staged.source,
-        format=staged.format,
-        rows=staged.rows,
-        events_loaded=int(loaded),
-        cases=int(new_cases),
-        quarantined=quarantined,
-        timestamp_format=ts_format,
-        mapping=mapping.as_dict(),
-        reasons=reasons,
-        seconds=seconds,
-    )
+    def record(self, result: IngestResult, seconds: float) -> None:
+        """The ingest's row in ``main.ingests``."""
+        self.store.execute(
+            "INSERT INTO main.ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.ingest_id,
+                self.stream,
+                self.staged.source,
+                self.staged.format,
+                self.staged.sha256,
+                self.staged.rows,
+                result.events_loaded,
+                result.quarantined,
+                self.started_at,
+                seconds,
+                json.dumps({**self.mapping.as_dict(), "timestamp_format": self.ts_format}),
+            ],
+        )
 
 
 def _update_catalog(store: Store, stream: str, schema: str, now: datetime) -> None:

@@ -191,9 +191,7 @@ def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: 
     s = quote(schema)
     first = not store.has_table(schema, "events")
     _grow_dictionary(store, s, "activities", f"SELECT DISTINCT activity FROM {events_rel}")
-    _grow_dictionary(
-        store, s, "resources", f"SELECT DISTINCT resource FROM {events_rel} WHERE resource IS NOT NULL"
-    )
+    _grow_dictionary(store, s, "resources", f"SELECT DISTINCT resource FROM {events_rel} WHERE resource IS NOT NULL")
     _index_cases(store, s, events_rel, first=first)
 
     # The touched cases' events, new and old, encoded.
@@ -408,8 +406,11 @@ def _rebuild_variants(store: Store, s: str, table: str, id_column: str) -> None:
             GROUP BY m.variant_id
         )
         SELECT variant_id, activities FROM seqs
-        {f"UNION ALL SELECT variant_id, activities FROM {s}.{table} SEMI JOIN counts USING (variant_id)"
-         if _exists(store, s, table) else ""}
+        {
+            f"UNION ALL SELECT variant_id, activities FROM {s}.{table} SEMI JOIN counts USING (variant_id)"
+            if _exists(store, s, table)
+            else ""
+        }
         """
     )
     store.execute(

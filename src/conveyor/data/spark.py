@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.data.sql import Query, transpile
 from conveyor.data.quoting import quote, quote_spark, spark_string
+from conveyor.data.sql import Query, transpile
 from conveyor.data.store import Store, validate_stream_name
 from conveyor.errors import ConveyorError, StreamNotFoundError
 
@@ -184,7 +184,7 @@ class SparkStore:
         return bool(path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
 
     def has_table(self, schema: str, table: str) -> bool:
-        return bool(self.spark.catalog.tableExists(table, schema))
+        return bool(self.spark.catalog.tableExists(f"{quote_spark(schema)}.{quote_spark(table)}"))
 
     def refresh(self, name: str) -> None:
         """Forget a stream's registration (after it was published again)."""
@@ -193,9 +193,7 @@ class SparkStore:
         self.spark.catalog.clearCache()
 
     # -- queries ---------------------------------------------------------------------------
-    def _collect(
-        self, sql: str, params: Mapping[str, object] | None = None
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _collect(self, sql: str, params: Mapping[str, object] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         # DuckDB's $name parameters become Spark's :name markers, bound by Spark itself
         df = self.spark.sql(transpile(sql, self.dialect), args=dict(params) if params else None)
         names = list(df.columns)

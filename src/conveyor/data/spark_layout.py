@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.data.ingest import IngestResult
+from conveyor.data.layout import INSTANCES, VARIANT_ID
+from conveyor.data.quoting import quote, quote_spark
 from conveyor.data.schema import CASE_PREFIX, resolve_mapping
 from conveyor.data.spark import SparkStore, spark_schema
 from conveyor.data.sql import transpile
-from conveyor.data.store import quote
-from conveyor.data.summaries import SUMMARY_TABLES, unfiltered_scope
+from conveyor.data.summaries import SUMMARY_TABLES, default_level, unfiltered_scope
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -76,15 +77,15 @@ def build_layout_spark(
     def text(col: str | None) -> Any:
         if col is None:
             return F.lit(None).cast("string")
-        v = F.col(f"`{col}`").cast("string")
+        v = F.col(quote_spark(col)).cast("string")
         return F.when(F.trim(v) == "", None).otherwise(v)
 
     ts_type = dict(df.dtypes)[mapping.timestamp]
-    ts_col = F.col(f"`{mapping.timestamp}`")
+    ts_col = F.col(quote_spark(mapping.timestamp))
     ts = (
         ts_col.cast("timestamp")
         if ts_type.startswith("timestamp")
-        else F.expr(f"try_to_timestamp(`{mapping.timestamp}`)")
+        else F.expr(f"try_to_timestamp({quote_spark(mapping.timestamp)})")
     )
     case_attrs = [c for c in df.columns if c.startswith(CASE_PREFIX) and c != mapping.case_id]
     staged = (
@@ -96,7 +97,7 @@ def build_layout_spark(
             ts_col.cast("string").alias("_ts_raw"),
             text(mapping.resource).alias("resource_name"),
             text(mapping.lifecycle).alias("lifecycle"),
-            *[F.col(f"`{c}`").alias(c.removeprefix(CASE_PREFIX)) for c in case_attrs],
+            *[F.col(quote_spark(c)).alias(c.removeprefix(CASE_PREFIX)) for c in case_attrs],
         )
         .withColumn(
             "_reason",
@@ -160,50 +161,60 @@ def build_layout_spark(
         F.min("ts").alias("first_ts"),
         F.max("ts").alias("last_ts"),
         F.count(F.lit(1)).cast("int").alias("n_events"),
-        F.expr("transform(array_sort(collect_list(named_struct('k', pos, 'v', activity))), e -> e.v)").alias("trace"),
-    )
-    groups = traces.groupBy("trace").agg(F.count(F.lit(1)).alias("cases"), F.min("case_idx").alias("first_case"))
-    ranked = groups.orderBy(F.col("cases").desc(), F.col("first_case")).rdd.zipWithIndex()
-    variants = ranked.map(lambda r: (r[1], r[0]["trace"], r[0]["cases"])).toDF(
-        "variant_id long, activities array<int>, cases long"
+        _ordered_trace(F).alias("trace"),
     )
     name_array = F.array(*[F.lit(n) for n in names]) if names else F.array().cast("array<string>")
-    variants = variants.select(
-        F.col("variant_id").cast("int"),
-        "activities",
-        F.transform("activities", lambda x: F.element_at(name_array, x + 1)).alias("names"),
-        "cases",
-        F.size("activities").cast("int").alias("length"),
-    )
+    variants = _variants(F, traces, name_array)
     variants.write.mode("overwrite").parquet(f"{base}/variants")
     variants = spark.read.parquet(f"{base}/variants")
 
+    # Activity instances, by the same query definition as on DuckDB, where the log has starts.
+    instance_ids = None
+    if events.where(F.lower("lifecycle") == "start").limit(1).count():
+        events.createOrReplaceTempView("_conveyor_events")
+        instances = spark.sql(transpile(INSTANCES.render(ev="_conveyor_events"), "spark"))
+        instances.write.mode("overwrite").parquet(f"{base}/instances")
+        instances = spark.read.parquet(f"{base}/instances")
+        itraces = traces.select("case_idx").join(
+            instances.groupBy("case_idx").agg(_ordered_trace(F).alias("itrace")), "case_idx", "left"
+        )
+        itraces = itraces.select("case_idx", F.coalesce("itrace", F.array().cast("array<int>")).alias("trace"))
+        instance_variants = _variants(F, itraces, name_array)
+        instance_variants.write.mode("overwrite").parquet(f"{base}/instance_variants")
+        instance_variants = spark.read.parquet(f"{base}/instance_variants")
+        instance_ids = itraces.join(
+            instance_variants.select(
+                F.col("variant_id").alias("instance_variant_id"), F.col("activities").alias("trace")
+            ),
+            "trace",
+        ).select("case_idx", "instance_variant_id")
+
     attr_names = [c.removeprefix(CASE_PREFIX) for c in case_attrs]
     if attr_names:
-        firsts = good.groupBy("case_id").agg(*[F.min_by(F.col(f"`{a}`"), F.col("seq")).alias(a) for a in attr_names])
-    cases = (
-        traces.join(case_index, "case_idx")
-        .join(variants.select("variant_id", F.col("activities").alias("trace")), "trace")
-        .select(
-            "case_idx",
-            "case_id",
-            "first_ts",
-            "last_ts",
-            "n_events",
-            ((F.unix_micros("last_ts") - F.unix_micros("first_ts")) / 1e6).alias("duration_seconds"),
-            "variant_id",
+        firsts = good.groupBy("case_id").agg(
+            *[F.min_by(F.col(quote_spark(a)), F.col("seq")).alias(a) for a in attr_names]
         )
+    cases = traces.join(case_index, "case_idx").join(
+        variants.select("variant_id", F.col("activities").alias("trace")), "trace"
     )
+    if instance_ids is not None:
+        cases = cases.join(instance_ids, "case_idx")
+    else:
+        cases = cases.withColumn("instance_variant_id", F.lit(None).cast("string"))
+    core = [
+        "case_idx",
+        "case_id",
+        "first_ts",
+        "last_ts",
+        "n_events",
+        ((F.unix_micros("last_ts") - F.unix_micros("first_ts")) / 1e6).alias("duration_seconds"),
+        "variant_id",
+        "instance_variant_id",
+    ]
+    cases = cases.select(*core)
     if attr_names:
         cases = cases.join(firsts, "case_id", "left").select(
-            "case_idx",
-            "case_id",
-            "first_ts",
-            "last_ts",
-            "n_events",
-            "duration_seconds",
-            "variant_id",
-            *[f"`{a}`" for a in attr_names],
+            *(cases.columns), *[F.col(quote_spark(a)) for a in attr_names]
         )
     cases.write.mode("overwrite").parquet(f"{base}/cases")
     activities.write.mode("overwrite").parquet(f"{base}/activities")
@@ -217,8 +228,9 @@ def build_layout_spark(
     store.refresh(stream)
     store.require_stream(stream)
     q = quote(schema)
+    scope = unfiltered_scope(schema, default_level(store, schema))
     for table, query in SUMMARY_TABLES.items():
-        result = spark.sql(transpile(query.render(scope=unfiltered_scope(schema), s=q), "spark")).cache()
+        result = spark.sql(transpile(query.render(scope=scope, s=q), "spark")).cache()
         result.count()
         result.write.mode("overwrite").parquet(f"{base}/{table}")
     store.refresh(stream)
@@ -235,4 +247,25 @@ def build_layout_spark(
         cases=n_cases,
         quarantined=quarantined,
         mapping=mapping.as_dict(),
+    )
+
+
+def _ordered_trace(F: Any) -> Any:  # noqa: N803  (PySpark's functions module, imported lazily)
+    """A case's activity codes in position order."""
+    return F.expr("transform(array_sort(collect_list(named_struct('k', pos, 'v', activity))), e -> e.v)")
+
+
+def _variants(F: Any, traces: DataFrame, name_array: Any) -> DataFrame:  # noqa: N803
+    """The variants of ``traces`` (case_idx, trace): the same columns and stable ids as DuckDB's."""
+    groups = traces.groupBy("trace").agg(F.count(F.lit(1)).alias("cases"), F.min("case_idx").alias("first_case"))
+    named = groups.select(
+        "trace", "cases", "first_case", F.transform("trace", lambda x: F.element_at(name_array, x + 1)).alias("names")
+    )
+    return named.select(
+        F.expr(transpile(f"SELECT {VARIANT_ID}", "spark").removeprefix("SELECT ")).alias("variant_id"),
+        F.col("trace").alias("activities"),
+        "names",
+        F.col("cases").cast("bigint").alias("cases"),
+        F.size("trace").cast("int").alias("length"),
+        "first_case",
     )

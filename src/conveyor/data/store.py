@@ -208,9 +208,7 @@ class Store:
             cur.fetchall()
         log.debug("%.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:120])
 
-    def rows(
-        self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
-    ) -> list[tuple[Any, ...]]:
+    def rows(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         """Run a query (``?`` or ``$name`` parameters) and return all rows as tuples."""
         started = time.perf_counter()
         with self._lock:

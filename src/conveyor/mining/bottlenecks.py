@@ -58,4 +58,7 @@ def bottlenecks(engine: Engine, stream: str, *, top: int = 10, filters: Filters 
     """
     scope = scope_for(engine, stream, filters)
     parts = scope.parts(limit=str(int(top)))
-    return {"transitions": engine.run(TRANSITIONS, params=scope.params, **parts), "activities": engine.run(ACTIVITIES, params=scope.params, **parts)}
+    return {
+        "transitions": engine.run(TRANSITIONS, params=scope.params, **parts),
+        "activities": engine.run(ACTIVITIES, params=scope.params, **parts),
+    }

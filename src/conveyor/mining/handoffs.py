@@ -44,4 +44,7 @@ def handoffs(engine: Engine, stream: str, *, top: int = 20, filters: Filters | N
     """
     scope = scope_for(engine, stream, filters)
     parts = scope.parts(limit=str(int(top)))
-    return {"handoffs": engine.run(HANDOVERS, params=scope.params, **parts), "workload": engine.run(WORKLOAD, params=scope.params, **parts)}
+    return {
+        "handoffs": engine.run(HANDOVERS, params=scope.params, **parts),
+        "workload": engine.run(WORKLOAD, params=scope.params, **parts),
+    }

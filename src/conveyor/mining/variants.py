@@ -67,9 +67,7 @@ REST_BY_TRACE = Query(
 )
 
 
-def variants(
-    engine: Engine, stream: str, *, top: int | None = None, filters: Filters | None = None
-) -> list[Variant]:
+def variants(engine: Engine, stream: str, *, top: int | None = None, filters: Filters | None = None) -> list[Variant]:
     """Variants, most frequent first: ``activities``, ``cases``, ``share``, median and mean
     throughput seconds, and the stable ``variant_id`` (the same for the same sequence across
     appends, re-ingests and engines). With ``top``, the first ``top`` and then one ``"other"`` row
