@@ -25,6 +25,21 @@ def peak_mb():
 """
 
 
+def machine() -> str:
+    """The machine the figures come from, read off it (cores, memory, CPU)."""
+    import os
+
+    cores = os.cpu_count() or 0
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{cores} cores, {mem_gb:.0f} GB" + (f" ({cpu})" if cpu else "")
+
+
 def generate(events: int, *, csv: bool = True) -> tuple[Path | None, Path]:
     """An order-to-cash log of about ``events`` events from the demo generator, as CSV and
     Parquet (cached in bench/out). Generated in a child process, written chunk by chunk."""

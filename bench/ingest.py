@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, OUT, PEAK, generate, measure, record
+from _common import DATA, OUT, PEAK, generate, machine, measure, record
 
 CONVEYOR = (
     PEAK
@@ -126,7 +126,7 @@ def record_rows(rows: list[tuple[str, dict[str, dict[str, float]]]], args: argpa
         f"--events {args.events} --repeat {args.repeat} --memory-limit {args.memory_limit}"
     )
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on the 2-core, 24 GB machine; medians of {args.repeat} runs, "
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; medians of {args.repeat} runs, "
         "each in a fresh process (imports included). Reproduce with:",
         "",
         f"    make bench-env && {command}",

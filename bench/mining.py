@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, OUT, PEAK, generate, measure, record
+from _common import DATA, OUT, PEAK, generate, machine, measure, record
 
 CONVEYOR = (
     PEAK
@@ -183,7 +183,7 @@ def main() -> None:
         record(
             "Process analyses (bench/mining.py)",
             [
-                f"Measured {time.strftime('%Y-%m-%d')} on the 2-core, 24 GB machine; medians of {args.repeat} runs, "
+                f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; medians of {args.repeat} runs, "
                 "each tool in a fresh process of its own environment. *load* is reading the file (conveyor: ingest "
                 "into a new DuckDB file: validated, sorted, encoded, summarized); *4 analyses* are process map, "
                 "performance map, variants and case durations; *same numbers* compares edges, total edge frequency, "

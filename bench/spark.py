@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, generate, record
+from _common import OUT, generate, machine, record
 
 ANALYSES = ["map", "map (filtered)", "variants", "durations", "bottlenecks", "rework"]
 
@@ -129,13 +129,13 @@ def main() -> None:
             print(line, flush=True)
         shutil.rmtree(OUT / f"spark-warehouse-{size}", ignore_errors=True)
     if sizes:
-        spark.spark.stop()
+        spark.stop()
     if args.no_record:
         return
     record(
         "DuckDB and Spark (bench/spark.py)",
         [
-            f"Measured {time.strftime('%Y-%m-%d')} on the 2-core, 24 GB machine, Spark {args.master} in the "
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, Spark {args.master} in the "
             "same process (session start not counted). *Spark* reads the layout DuckDB ingest published; "
             "*Spark-native* the layout Spark built itself from the raw Parquet. All DuckDB work runs first, "
             "then Spark starts, so the two never hold memory at once. Reproduce with:",

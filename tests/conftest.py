@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -16,10 +16,31 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LOGS = DATA / "logs"
 
 
+#: Under CI a missing data folder or test dependency is an error, never a quiet skip.
+IN_CI = os.environ.get("CI") == "true"
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip on a developer's machine; under ``CI=true`` fail, so no check goes missing unseen."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this must not skip)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
 def require_data() -> Path:
     if not LOGS.is_dir():
-        pytest.skip(f"real data folder {LOGS} is absent (CI has it; see shared/data/README.md)")
+        skip_or_fail(f"real data folder {LOGS} is absent (CI has it; see shared/data/README.md)")
     return LOGS
+
+
+def need(module: str, reason: str) -> Any:
+    """Import a test-only dependency (PM4Py, PySpark), or skip (fail under CI) saying why."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        skip_or_fail(f"{module} is not installed: {reason}")
 
 
 @pytest.fixture(autouse=True)

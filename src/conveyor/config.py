@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.data.engine import ENGINES
+from conveyor.data.store import DEFAULT_MEMORY_LIMIT
 from conveyor.errors import ConfigError
 
 __all__ = [
@@ -41,8 +42,9 @@ class StoreSettings:
     threads: int = 0
     """Worker threads for DuckDB; 0 lets DuckDB use every core."""
 
-    memory_limit: str = ""
-    """DuckDB's memory limit, e.g. "4GB"; empty lets DuckDB pick (80% of RAM)."""
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    """DuckDB's memory limit, e.g. "4GB" or "40%" of RAM; empty lets DuckDB pick (80% of RAM).
+    The default leaves room for a second process (`conveyor serve` and a CLI command) and the OS."""
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,10 @@ path = "conveyor.duckdb"
 engine = "duckdb"
 # DuckDB worker threads; 0 uses every core.
 threads = 0
-# DuckDB memory limit such as "4GB"; empty lets DuckDB choose (80% of RAM).
-# Work bigger than the limit spills to disk: a lower limit trades speed for memory.
-memory_limit = ""
+# DuckDB memory limit such as "4GB" or "40%" (of RAM); empty lets DuckDB choose (80% of RAM).
+# Work bigger than the limit spills to disk: a lower limit trades speed for memory. The default,
+# 40%, lets a server and a command share the machine and leaves the rest to everything else.
+memory_limit = "40%"
 
 [ingest]
 # Timezone assumed for timestamps without an offset ("UTC", "Europe/Amsterdam", ...).

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.config import CONFIG_FILE, Settings, default_toml, load_settings
 from conveyor.data.engine import ENGINES, Engine, engine_class
 from conveyor.data.store import Store
 from conveyor.errors import ConfigError, WorkspaceError
+
+if TYPE_CHECKING:
+    from conveyor.data.spark import SparkStore
 
 __all__ = ["ENV_WORKSPACE", "Workspace", "init_workspace", "open_workspace", "resolve_workspace_dir"]
 
@@ -43,10 +46,17 @@ class Workspace:
         """The engine analyses run on: the store itself, or a Spark store over the warehouse."""
         if self.engine_name == "duckdb":
             return self.store
+        engine_class(self.engine_name)  # a name the registry knows
+        return self.spark
+
+    @property
+    def spark(self) -> SparkStore:
+        """The Spark engine (whatever this workspace's default engine is)."""
+        from conveyor.data.spark import SparkStore
+
         if self._spark is None:
-            cls = engine_class(self.engine_name)
-            self._spark = cls(self.warehouse, master=self.settings.spark.master, conf=self.settings.spark.conf)
-        return cast(Engine, self._spark)
+            self._spark = SparkStore(self.warehouse, master=self.settings.spark.master, conf=self.settings.spark.conf)
+        return cast(SparkStore, self._spark)
 
     def publish(self, stream: str) -> None:
         """Write ``stream``'s layout to the Spark warehouse (after ingest on the Spark engine)."""
@@ -58,7 +68,7 @@ class Workspace:
 
     def close(self) -> None:
         if self._spark is not None:
-            self._spark.spark.stop()
+            self._spark.stop()
         self.store.close()
 
     def __enter__(self) -> Workspace:

@@ -14,7 +14,7 @@ from conveyor.data.ingest import ingest
 from conveyor.data.layout import decoded_events_sql
 from conveyor.data.store import Store
 from conveyor.mining import Filters, durations, process_map, variants
-from tests.conftest import LOGS, require_data, same
+from tests.conftest import require_data, same
 
 # Logs with and without lifecycle starts (bpic2012 has start/complete/schedule transitions).
 CHUNKED_LOGS = ["running-example.xes", "sepsis.csv", "bpic2012.xes.gz"]

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import need
+
 
 @pytest.fixture(scope="session")
 def spark_session() -> Iterator[Any]:
-    pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra (make test installs it)")
+    need("pyspark", "the Spark engine needs the spark extra (make test installs it)")
     from conveyor.data.spark import spark_session as start
 
     session = start("local[2]")

@@ -14,7 +14,7 @@ from conveyor.data.spark import SparkStore
 from conveyor.data.store import Store
 from conveyor.demo import run_demo
 from conveyor.mining import Filters
-from tests.conftest import LOGS, same
+from tests.conftest import LOGS, require_data, same
 from tests.engines.test_parity import ANALYSES
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -29,7 +29,7 @@ def built(
     root = tmp_path_factory.mktemp("spark_layout")
     run_demo(root / "demo", cases=200, seed=9)
     store = Store(root / "demo" / "conveyor.duckdb")
-    if LOGS.is_dir():
+    if require_data():
         ingest(store, LOGS / "receipt.csv", stream="receipt")
         ingest(store, LOGS / "running-example.xes", stream="running")
     spark = SparkStore(root / "warehouse", spark=spark_session)

@@ -12,9 +12,9 @@ import pytest
 from conveyor.data.ingest import ingest
 from conveyor.data.store import Store
 from conveyor.mining import Filters, durations, process_map, rework, variants
-from tests.conftest import LOGS
+from tests.conftest import LOGS, need
 
-pm4py = pytest.importorskip("pm4py")
+pm4py = need("pm4py", "the oracle tests compare with PM4Py (a dev dependency)")
 
 # file -> how PM4Py reads it (its own loaders, with the file's column names)
 CSV = {

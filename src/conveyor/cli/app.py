@@ -161,7 +161,7 @@ def spark_ingest(
 
     with handled(), open_workspace(workspace, read_only=True, engine="spark") as ws:
         result = build_layout_spark(
-            ws.engine,
+            ws.spark,
             source,
             stream=stream,
             case_id=case_id,

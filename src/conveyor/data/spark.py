@@ -137,8 +137,23 @@ class SparkStore:
         conf: dict[str, str] | None = None,
     ) -> None:
         self.warehouse = str(warehouse).rstrip("/")
-        self.spark = spark if spark is not None else spark_session(master, conf)
+        self._session = spark
+        self._master, self._conf = master, conf
         self._registered: set[str] = set()
+
+    @property
+    def spark(self) -> SparkSession:
+        """The session, started on first use (a JVM start takes seconds; an unknown stream in a
+        local warehouse is reported without one)."""
+        if self._session is None:
+            self._session = spark_session(self._master, self._conf)
+        return self._session
+
+    def stop(self) -> None:
+        """Stop the session if this store started one."""
+        if self._session is not None:
+            self._session.stop()
+            self._session = None
 
     # -- catalog ---------------------------------------------------------------------------
     def stream_names(self) -> list[str]:
@@ -179,7 +194,7 @@ class SparkStore:
     def _exists(self, location: str) -> bool:
         if _is_local(location):
             return Path(location.removeprefix("file://")).exists()
-        jvm = self.spark.sparkContext._jvm  # the Hadoop file system API, for remote warehouses
+        jvm: Any = self.spark.sparkContext._jvm  # the Hadoop file system API, for remote warehouses
         path = jvm.org.apache.hadoop.fs.Path(location)
         return bool(path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
 

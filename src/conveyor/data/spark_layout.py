@@ -201,7 +201,7 @@ def build_layout_spark(
         cases = cases.join(instance_ids, "case_idx")
     else:
         cases = cases.withColumn("instance_variant_id", F.lit(None).cast("string"))
-    core = [
+    core: list[Any] = [
         "case_idx",
         "case_id",
         "first_ts",

@@ -28,9 +28,12 @@ from conveyor.errors import ConveyorError, StreamNotFoundError, WorkspaceError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Store", "StreamInfo", "quote", "stream_schema", "validate_stream_name"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "Store", "StreamInfo", "quote", "stream_schema", "validate_stream_name"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: DuckDB's own default takes 80% of RAM; two processes on one workspace (a server and a command)
+#: would then take more than the machine has. Work beyond the limit spills to disk.
+DEFAULT_MEMORY_LIMIT = "40%"
 log = logging.getLogger("conveyor.store")
 _STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -125,7 +128,7 @@ class Store:
         path: str | Path = ":memory:",
         *,
         threads: int = 0,
-        memory_limit: str = "",
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
         read_only: bool = False,
     ) -> None:
         self.path = str(path)

@@ -13,6 +13,8 @@ from collections import defaultdict, deque
 from typing import Any
 from xml.sax.saxutils import escape
 
+from conveyor.mining.results import ProcessMap
+
 __all__ = ["render_svg"]
 
 START, END = "▶ start", "■ end"
@@ -85,7 +87,7 @@ def _order(rank: dict[str, int], edges: list[tuple[str, str, int]]) -> dict[int,
 
 
 def render_svg(
-    process_map: dict[str, Any],
+    process_map: ProcessMap | dict[str, Any],
     *,
     color: str = "frequency",
     min_frequency: int = 1,
