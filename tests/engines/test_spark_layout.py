@@ -51,6 +51,7 @@ def test_counts(built: tuple[Store, SparkStore, dict[str, object]]) -> None:
             "events_loaded": info.events,
             "cases": info.cases,
             "quarantined": 0,
+            "already_ingested": False,
         }
 
 
