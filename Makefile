@@ -50,8 +50,9 @@ $(SPARK_STAMP): $(STAMP)
 
 install-spark: $(SPARK_STAMP) ## Add PySpark (the spark extra) for the Spark engine
 
+# Two workers: every Spark test runs on one (one JVM, one shared session), the rest on the other.
 pytest: install install-spark ## The whole pytest suite (both engines)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 test: lint typecheck pytest ## Everything CI runs: lint, types, the whole test suite
 

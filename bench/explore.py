@@ -93,7 +93,7 @@ def main() -> None:
         startup, _ = wall(["streams", "--json", *env_ws], a.repeat)
         startup_all.append(startup)
         ref = subprocess.run(
-            [a.reference_python, "-c", REFERENCE, str(parquet), start, end, str(a.repeat)],
+            [a.reference_python, "-c", REFERENCE, str(parquet), f"{start} 00:00:00", f"{end} 00:00:00", str(a.repeat)],
             capture_output=True,
             text=True,
             check=True,

@@ -8,13 +8,14 @@ import pytest
 import sqlglot
 
 from conveyor.data.sql import REGISTRY, transpile
+from conveyor.data.summaries import unfiltered_scope
 from conveyor.mining import QUERY_MODULES
 
 for _module in QUERY_MODULES:  # importing a module registers its queries
     importlib.import_module(_module)
 
 PARTS = {
-    "scope": "fc AS (SELECT * FROM s.cases), fe AS (SELECT * FROM s.events), fv AS (SELECT * FROM s.variants)",
+    "scope": unfiltered_scope("stream_s", "instances"),
     "s": "s",
     "limit": "10",
     "top": "5",

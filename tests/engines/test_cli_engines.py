@@ -10,7 +10,7 @@ import pytest
 from tests.cli.test_cli import run
 from tests.conftest import need
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
 
 def test_same_json_on_both_engines(tmp_path: Path) -> None:

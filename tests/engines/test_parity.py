@@ -34,7 +34,7 @@ from conveyor.mining import (
 )
 from tests.conftest import require_data, same
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
 LOG_FILES = {
     "running": "running-example.xes",

@@ -17,7 +17,7 @@ from conveyor.mining import Filters
 from tests.conftest import LOGS, require_data, same
 from tests.engines.test_parity import ANALYSES
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ __all__ = [
     "SUMMARY_ORDER",
     "SUMMARY_TABLES",
     "Level",
+    "case_counts",
     "default_level",
     "drop_summaries",
     "ensure_summaries",
@@ -34,10 +35,10 @@ __all__ = [
 
 NODES = Query(
     "map.nodes",
-    """WITH {scope}
-    SELECT a.name AS activity, count(*) AS events, count(DISTINCT fe.case_idx) AS cases
-    FROM fe JOIN {s}.activities a ON a.code = fe.activity
-    GROUP BY a.name ORDER BY events DESC, activity""",
+    """WITH {scope}, n AS (SELECT activity, count(*) AS events FROM fe GROUP BY activity)
+    SELECT a.name AS activity, n.events, ac.cases
+    FROM n JOIN ac USING (activity) JOIN {s}.activities a ON a.code = n.activity
+    ORDER BY events DESC, activity""",
 )
 
 EDGES = Query(
@@ -46,14 +47,14 @@ EDGES = Query(
         SELECT case_idx, activity, next_activity, (epoch_us(next_ts) - epoch_us(ts)) / 1e6 AS seconds
         FROM fe WHERE next_activity IS NOT NULL
     ), g AS (
-        SELECT activity, next_activity, count(*) AS frequency, count(DISTINCT case_idx) AS cases,
+        SELECT activity, next_activity, count(*) AS frequency,
                avg(seconds) AS mean_seconds, median(seconds) AS median_seconds,
                quantile_cont(seconds, 0.9) AS p90_seconds, sum(seconds) AS total_seconds
         FROM d GROUP BY activity, next_activity
     )
-    SELECT src.name AS source, dst.name AS target, frequency, cases, mean_seconds, median_seconds,
+    SELECT src.name AS source, dst.name AS target, frequency, tc.cases, mean_seconds, median_seconds,
            p90_seconds, total_seconds
-    FROM g JOIN {s}.activities src ON src.code = g.activity JOIN {s}.activities dst ON dst.code = g.next_activity
+    FROM g JOIN tc USING (activity, next_activity) JOIN {s}.activities src ON src.code = g.activity JOIN {s}.activities dst ON dst.code = g.next_activity
     ORDER BY frequency DESC, source, target""",
 )
 
@@ -110,9 +111,42 @@ def default_level(engine: Engine, schema: str) -> Level:
 
 
 def unfiltered_scope(schema: str, level: Level = "events") -> str:
-    """The ``fe``/``fc``/``fv`` definitions of a whole stream (see conveyor.mining.filters)."""
+    """The ``fe``/``fc``/``fv`` definitions of a whole stream, with the case counts (see
+    conveyor.mining.filters and :func:`case_counts`)."""
     fe, fc, fv = scope_relations(quote(schema), level)
-    return f"fc AS (SELECT {fc}), fe AS (SELECT {fe}), fv AS (SELECT * FROM {fv})"
+    return f"fc AS (SELECT {fc}), fe AS (SELECT {fe}), fv AS (SELECT * FROM {fv}), {case_counts(by_variant=True)}"
+
+
+def case_counts(*, by_variant: bool) -> str:
+    """CTEs counting the cases in scope per activity (``ac``), per directly-follows pair (``tc``)
+    and per activity reached from another (``nc``), and (by variant only) how often each variant
+    does each activity (``vs``: variant_id, activity, n) with its cases in scope (``vc``).
+
+    Where whole cases are kept, a case's activities are its variant's: the counts are sums over
+    the variants in scope (a group-by over the small variants table) instead of distinct counts
+    over every event. Where a time window trimmed events, variants no longer describe the cases
+    and the counts are distinct counts over the events in scope.
+    """
+    if not by_variant:
+        return """ac AS (SELECT activity, count(DISTINCT case_idx) AS cases FROM fe GROUP BY activity),
+        tc AS (SELECT activity, next_activity, count(DISTINCT case_idx) AS cases FROM fe
+               WHERE next_activity IS NOT NULL GROUP BY activity, next_activity),
+        nc AS (SELECT next_activity AS activity, count(DISTINCT case_idx) AS cases FROM fe
+               WHERE next_activity IS NOT NULL GROUP BY next_activity)"""
+    return """vc AS (SELECT variant_id, count(*) AS cases FROM fc GROUP BY variant_id),
+        vs AS (SELECT variant_id, activity, count(*) AS n
+               FROM (SELECT variant_id, unnest(activities) AS activity FROM fv SEMI JOIN vc USING (variant_id)) x
+               GROUP BY variant_id, activity),
+        vt AS (SELECT DISTINCT variant_id, activities[i] AS activity, activities[i + 1] AS next_activity
+               FROM (SELECT variant_id, activities, unnest(generate_series(1, len(activities) - 1)) AS i
+                     FROM fv SEMI JOIN vc USING (variant_id) WHERE len(activities) > 1) y),
+        ac AS (SELECT vs.activity, CAST(sum(vc.cases) AS BIGINT) AS cases FROM vs JOIN vc USING (variant_id)
+               GROUP BY vs.activity),
+        tc AS (SELECT vt.activity, vt.next_activity, CAST(sum(vc.cases) AS BIGINT) AS cases
+               FROM vt JOIN vc USING (variant_id) GROUP BY vt.activity, vt.next_activity),
+        nc AS (SELECT t.activity, CAST(sum(vc.cases) AS BIGINT) AS cases
+               FROM (SELECT DISTINCT variant_id, next_activity AS activity FROM vt) t JOIN vc USING (variant_id)
+               GROUP BY t.activity)"""
 
 
 def materialize_summaries(store: Store, schema: str) -> None:

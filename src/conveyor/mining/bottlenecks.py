@@ -20,13 +20,13 @@ TRANSITIONS = Query(
         FROM fe WHERE next_activity IS NOT NULL
     ), g AS (
         SELECT activity, next_activity, sum(seconds) AS total_seconds, count(*) AS frequency,
-               count(DISTINCT case_idx) AS cases, median(seconds) AS median_seconds, avg(seconds) AS mean_seconds
+               median(seconds) AS median_seconds, avg(seconds) AS mean_seconds
         FROM d GROUP BY ALL
     )
     SELECT src.name AS source, dst.name AS target, g.total_seconds,
            g.total_seconds / nullif(sum(g.total_seconds) OVER (), 0) AS share,
-           g.frequency, g.cases, g.median_seconds, g.mean_seconds
-    FROM g JOIN {s}.activities src ON src.code = g.activity JOIN {s}.activities dst ON dst.code = g.next_activity
+           g.frequency, tc.cases, g.median_seconds, g.mean_seconds
+    FROM g JOIN tc USING (activity, next_activity) JOIN {s}.activities src ON src.code = g.activity JOIN {s}.activities dst ON dst.code = g.next_activity
     ORDER BY g.total_seconds DESC, source, target LIMIT {limit}""",
 )
 
@@ -36,14 +36,14 @@ ACTIVITIES = Query(
         SELECT case_idx, next_activity AS activity, (epoch_us(next_ts) - epoch_us(ts)) / 1e6 AS seconds
         FROM fe WHERE next_activity IS NOT NULL
     ), g AS (
-        SELECT activity, sum(seconds) AS total_wait_seconds, count(DISTINCT case_idx) AS cases,
+        SELECT activity, sum(seconds) AS total_wait_seconds,
                median(seconds) AS median_wait_seconds, avg(seconds) AS mean_wait_seconds
         FROM d GROUP BY activity
     )
     SELECT a.name AS activity, g.total_wait_seconds,
            g.total_wait_seconds / nullif(sum(g.total_wait_seconds) OVER (), 0) AS share,
-           g.cases, (SELECT count(*) FROM fc) AS of_cases, g.median_wait_seconds, g.mean_wait_seconds
-    FROM g JOIN {s}.activities a ON a.code = g.activity
+           nc.cases, (SELECT count(*) FROM fc) AS of_cases, g.median_wait_seconds, g.mean_wait_seconds
+    FROM g JOIN nc USING (activity) JOIN {s}.activities a ON a.code = g.activity
     ORDER BY g.total_wait_seconds DESC, activity LIMIT {limit}""",
 )
 

@@ -41,8 +41,9 @@ SUMMARY = Query(
 )
 
 _BASE = """base AS (
-        SELECT activity, count(*) AS events, count(DISTINCT case_idx) AS cases, count(DISTINCT resource) AS resources
-        FROM fe GROUP BY activity
+        SELECT b.activity, b.events, ac.cases, b.resources
+        FROM (SELECT activity, count(*) AS events, count(DISTINCT resource) AS resources FROM fe GROUP BY activity) b
+        JOIN ac USING (activity)
     ), waits AS (
         SELECT next_activity AS activity, avg((epoch_us(next_ts) - epoch_us(ts)) / 1e6) AS mean_wait_seconds,
                median((epoch_us(next_ts) - epoch_us(ts)) / 1e6) AS median_wait_seconds

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from conveyor.data.quoting import quote
-from conveyor.data.summaries import CASE_FIELDS, Level, default_level, scope_relations, unfiltered_scope
+from conveyor.data.summaries import CASE_FIELDS, Level, case_counts, default_level, scope_relations, unfiltered_scope
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -179,7 +179,8 @@ def scope_for(engine: Engine, stream: str, filters: Filters | None = None) -> Sc
             fc_sel = ", ".join(f"c.{c.strip()}" for c in CASE_FIELDS.split(","))
             cte = (
                 f"fc AS (SELECT {fc_sel}, c.{variant_col} AS variant_id FROM {s}.cases c WHERE {where}), "
-                f"fe AS (SELECT {fe_rel} e WHERE e.case_idx IN (SELECT case_idx FROM fc)), {fv}"
+                f"fe AS (SELECT {fe_rel} e WHERE e.case_idx IN (SELECT case_idx FROM fc)), {fv}, "
+                f"{case_counts(by_variant=True)}"
             )
         return Scope(schema=schema, cte=cte, event_level=False, level=level, params=params)
     window = " AND ".join(x for x in (f"e.ts >= {lo}" if lo else "", f"e.ts < {hi}" if hi else "") if x)
@@ -194,7 +195,7 @@ def scope_for(engine: Engine, stream: str, filters: Filters | None = None) -> Sc
         fc AS (SELECT case_idx, min(ts) AS first_ts, max(ts) AS last_ts, CAST(count(*) AS INTEGER) AS n_events,
                       (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS duration_seconds,
                       CAST(NULL AS VARCHAR) AS variant_id
-               FROM fe GROUP BY case_idx), {fv}"""
+               FROM fe GROUP BY case_idx), {fv}, {case_counts(by_variant=False)}"""
     return Scope(schema=schema, cte=cte, event_level=True, level=level, params=params)
 
 

@@ -24,19 +24,43 @@ PER_ACTIVITY = Query(
     GROUP BY a.name ORDER BY cases_repeated DESC, extra_events DESC, activity""",
 )
 
+# Whole cases kept: how often a case repeats an activity is its variant's (``vs``), so the
+# per-activity figures are sums over the variants in scope instead of a group-by per case.
+PER_ACTIVITY_BY_VARIANT = Query(
+    "rework.activities_by_variant",
+    """WITH {scope}
+    SELECT a.name AS activity, CAST(sum(vc.cases) AS BIGINT) AS cases,
+           CAST(coalesce(sum(vc.cases) FILTER (WHERE vs.n > 1), 0) AS BIGINT) AS cases_repeated,
+           coalesce(sum(vc.cases) FILTER (WHERE vs.n > 1), 0) / sum(vc.cases) AS rework_rate,
+           CAST(sum(vc.cases * (vs.n - 1)) AS BIGINT) AS extra_events
+    FROM vs JOIN vc USING (variant_id) JOIN {s}.activities a ON a.code = vs.activity
+    GROUP BY a.name ORDER BY cases_repeated DESC, extra_events DESC, activity""",
+)
+
+_SUMMARY = """SELECT count(*) AS cases, count(*) FILTER (WHERE has_rework) AS cases_with_rework,
+           count(*) FILTER (WHERE has_rework) / nullif(count(*), 0) AS share,
+           median(duration_seconds) FILTER (WHERE has_rework) AS median_seconds_with_rework,
+           median(duration_seconds) FILTER (WHERE NOT has_rework) AS median_seconds_without_rework
+    FROM tagged"""
+
 CASES = Query(
     "rework.cases",
-    """WITH {scope}, looped AS (
-        SELECT DISTINCT case_idx FROM (SELECT case_idx, activity FROM fe GROUP BY ALL HAVING count(*) > 1)
+    f"""WITH {{scope}}, looped AS (
+        SELECT DISTINCT case_idx FROM (SELECT case_idx, activity FROM fe GROUP BY ALL HAVING count(*) > 1) x
     ), tagged AS (
         SELECT fc.case_idx, fc.duration_seconds, l.case_idx IS NOT NULL AS has_rework
         FROM fc LEFT JOIN looped l USING (case_idx)
     )
-    SELECT count(*) AS cases, count(*) FILTER (WHERE has_rework) AS cases_with_rework,
-           count(*) FILTER (WHERE has_rework) / nullif(count(*), 0) AS share,
-           median(duration_seconds) FILTER (WHERE has_rework) AS median_seconds_with_rework,
-           median(duration_seconds) FILTER (WHERE NOT has_rework) AS median_seconds_without_rework
-    FROM tagged""",
+    {_SUMMARY}""",
+)
+
+CASES_BY_VARIANT = Query(
+    "rework.cases_by_variant",
+    f"""WITH {{scope}}, looped AS (SELECT DISTINCT variant_id FROM vs WHERE n > 1), tagged AS (
+        SELECT fc.case_idx, fc.duration_seconds, l.variant_id IS NOT NULL AS has_rework
+        FROM fc LEFT JOIN looped l USING (variant_id)
+    )
+    {_SUMMARY}""",
 )
 
 
@@ -46,7 +70,8 @@ def rework(engine: Engine, stream: str, *, filters: Filters | None = None) -> Re
     """
     scope = scope_for(engine, stream, filters)
     parts = scope.parts()
-    summary = engine.run(CASES, params=scope.params, **parts)[0]
+    cases, per_activity = (CASES, PER_ACTIVITY) if scope.event_level else (CASES_BY_VARIANT, PER_ACTIVITY_BY_VARIANT)
+    summary = engine.run(cases, params=scope.params, **parts)[0]
     with_, without = summary["median_seconds_with_rework"], summary["median_seconds_without_rework"]
     summary["extra_median_seconds"] = None if with_ is None or without is None else with_ - without
-    return {"summary": summary, "activities": engine.run(PER_ACTIVITY, params=scope.params, **parts)}
+    return {"summary": summary, "activities": engine.run(per_activity, params=scope.params, **parts)}
