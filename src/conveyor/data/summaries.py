@@ -138,8 +138,8 @@ def case_counts(*, by_variant: bool) -> str:
                FROM (SELECT variant_id, unnest(activities) AS activity FROM fv SEMI JOIN vc USING (variant_id)) x
                GROUP BY variant_id, activity),
         vt AS (SELECT DISTINCT variant_id, activities[i] AS activity, activities[i + 1] AS next_activity
-               FROM (SELECT variant_id, activities, unnest(generate_series(1, len(activities) - 1)) AS i
-                     FROM fv SEMI JOIN vc USING (variant_id) WHERE len(activities) > 1) y),
+               FROM (SELECT variant_id, activities, unnest(generate_series(1, array_length(activities) - 1)) AS i
+                     FROM fv SEMI JOIN vc USING (variant_id) WHERE array_length(activities) > 1) y),
         ac AS (SELECT vs.activity, CAST(sum(vc.cases) AS BIGINT) AS cases FROM vs JOIN vc USING (variant_id)
                GROUP BY vs.activity),
         tc AS (SELECT vt.activity, vt.next_activity, CAST(sum(vc.cases) AS BIGINT) AS cases
