@@ -122,8 +122,10 @@ def durations(
     from conveyor.mining import activity_stats
     from conveyor.mining import durations as run
 
-    summary = _run(workspace, run, stream, filters=filters)
-    summary["activities"] = _run(workspace, activity_stats, stream, filters=filters)
+    def both(engine: Any, stream: str, *, filters: Any) -> Any:
+        return {**run(engine, stream, filters=filters), "activities": activity_stats(engine, stream, filters=filters)}
+
+    summary = _run(workspace, both, stream, filters=filters)  # one store opening for both
     if json:
         print_json(summary)
         return

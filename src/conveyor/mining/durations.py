@@ -72,6 +72,17 @@ ACTIVITIES = Query(
     {_SELECT}""",
 )
 
+# A stream without lifecycle starts has no service time to pair: skip the pairing's scan.
+PLAIN_ACTIVITIES = Query(
+    "durations.plain_activities",
+    f"""WITH {{scope}}, {_BASE}, service AS (
+        SELECT activity, CAST(NULL AS BIGINT) AS pairs, CAST(NULL AS DOUBLE) AS mean_service_seconds,
+               CAST(NULL AS DOUBLE) AS median_service_seconds
+        FROM ac WHERE false
+    )
+    {_SELECT}""",
+)
+
 # Activity instances: service time is each instance's start to end; waiting is the previous
 # instance's end to this one's start.
 INSTANCE_ACTIVITIES = Query(
@@ -110,5 +121,10 @@ def activity_stats(engine: Engine, stream: str, *, filters: Filters | None = Non
     n-th complete).
     """
     scope = scope_for(engine, stream, filters)
-    query = INSTANCE_ACTIVITIES if scope.level == "instances" else ACTIVITIES
+    if scope.level == "instances":
+        query = INSTANCE_ACTIVITIES
+    elif engine.has_table(scope.schema, "instances"):  # lifecycle starts, counted as events (--events)
+        query = ACTIVITIES
+    else:
+        query = PLAIN_ACTIVITIES
     return cast(list[ActivityStats], engine.run(query, params=scope.params, **scope.parts()))
