@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark clean
+.PHONY: help install install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark bench-explore bench-append bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,7 +60,7 @@ bench-env: ## A separate environment with PM4Py and its own default dependencies
 	@test -x .venv-pm4py/bin/python || $(PY) -m venv .venv-pm4py
 	.venv-pm4py/bin/python -m pip install --quiet --disable-pip-version-check pm4py==2.7.23.11 rustxes==0.2.11 psutil
 
-bench: bench-ingest bench-mining bench-huge ## Run every benchmark and record bench/RESULTS.md
+bench: bench-ingest bench-mining bench-explore bench-append bench-scale ## Run every benchmark and record bench/RESULTS.md
 
 bench-ingest: install bench-env ## Ingest speed and memory against PM4Py's readers (10M events)
 	$(BIN)/python bench/ingest.py --reference-python .venv-pm4py/bin/python
@@ -70,6 +70,15 @@ bench-mining: install bench-env ## The four first analyses against PM4Py (bpic20
 
 bench-spark: install install-spark ## The same analyses on DuckDB and on Spark local (10M, 100M events)
 	$(BIN)/python bench/spark.py --sizes 10000000,100000000 --native-max 10000000
+
+bench-explore: install bench-env ## Filtered analyses on the fly from the shell against PM4Py (1M, 10M events)
+	$(BIN)/python bench/explore.py --reference-python .venv-pm4py/bin/python
+
+bench-append: install ## Append 1,000 events to a 10M-event stream
+	$(BIN)/python bench/append.py --events 10000000
+
+bench-scale: install ## Bottlenecks, rework and filtered maps on 100M events (conveyor alone)
+	$(BIN)/python bench/scale.py --events 100000000
 
 bench-huge: install ## conveyor alone on 100M generated events
 	$(BIN)/python bench/mining.py --sizes '' --no-bpic --huge 100000000
