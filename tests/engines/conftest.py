@@ -15,8 +15,7 @@ def spark_session() -> Iterator[Any]:
     need("pyspark", "the Spark engine needs the spark extra (make test installs it)")
     from conveyor.data.spark import spark_session as start
 
-    # Test data is small: two shuffle partitions instead of eight, and no whole-stage code
-    # generation (compiling each of hundreds of small queries costs more than running them).
-    session = start("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.sql.codegen.wholeStage": "false"})
+    # Test data is small: two shuffle partitions instead of eight.
+    session = start("local[2]", {"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from conveyor.data.layout import CORE_CASE_COLUMNS
 from conveyor.data.quoting import quote
 from conveyor.data.summaries import CASE_FIELDS, Level, case_counts, default_level, scope_relations, unfiltered_scope
 from conveyor.errors import ConveyorError
@@ -112,16 +113,7 @@ class Scope:
         return {"scope": self.cte, "s": self.s, **more}
 
 
-_CORE_CASE = {
-    "case_idx",
-    "case_id",
-    "first_ts",
-    "last_ts",
-    "n_events",
-    "duration_seconds",
-    "variant_id",
-    "instance_variant_id",
-}
+_CORE_CASE = set(CORE_CASE_COLUMNS)
 
 
 def scope_for(engine: Engine, stream: str, filters: Filters | None = None) -> Scope:
