@@ -48,9 +48,7 @@ def test_same_json_on_both_engines(tmp_path: Path) -> None:
         "quarantined": 0,
         "already_ingested": False,
     }
-    copy = run("--engine", "spark", "variants", "t-copy", "--json", "-w", str(ws))
-    original = run("variants", "t-1", "--json", "-w", str(ws))
-    assert json.loads(copy.stdout) == json.loads(original.stdout)
+    # (that a layout Spark built answers like ingest's is tests/engines/test_spark_layout.py's work)
     missing = run("--engine", "spark", "map", "nope", "-w", str(ws))
     assert missing.returncode == 1
     assert "conveyor publish" in missing.stderr
