@@ -311,14 +311,9 @@ def _update_cases(
     instance_sel = ", NULL::VARCHAR AS instance_variant_id"
     instance_join = ""
     instances = touched_instances is not None
-    if instances:
+    if touched_instances is not None:
         # Every touched case, instances or not (a case of only starts has the empty sequence).
-        store.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _itraces AS
-            SELECT t.case_idx, coalesce(i.trace, []::INTEGER[]) AS trace FROM _traces t
-            LEFT JOIN (SELECT case_idx, list(activity ORDER BY pos) AS trace FROM {touched_instances}
-                       GROUP BY case_idx) i USING (case_idx)"""
-        )
+        _instance_traces(store, "SELECT case_idx FROM _traces", touched_instances)
         instance_sel = ", iv.variant_id AS instance_variant_id"
         instance_join = f"JOIN _itraces it USING (case_idx) JOIN ({_variant_ids('_itraces')}) iv ON iv.trace = it.trace"
     attrs_sel, attrs_join = _case_attributes(store, schema, case_attrs_rel, first=first)
@@ -343,16 +338,24 @@ def _update_cases(
         store.execute("DROP TABLE _tcases")
     if instances and not first and store.scalar(f"SELECT count(*) FROM {s}.cases WHERE instance_variant_id IS NULL"):
         # The stream's first start events arrived now: give every other case its instance variant.
+        _instance_traces(store, f"SELECT case_idx FROM {s}.cases WHERE instance_variant_id IS NULL", f"{s}.instances")
         store.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _itraces AS
-            SELECT c.case_idx, coalesce(i.trace, []::INTEGER[]) AS trace FROM {s}.cases c
-            LEFT JOIN (SELECT case_idx, list(activity ORDER BY pos) AS trace FROM {s}.instances GROUP BY case_idx) i
-            USING (case_idx) WHERE c.instance_variant_id IS NULL;
-            UPDATE {s}.cases c SET instance_variant_id = iv.variant_id
+            f"""UPDATE {s}.cases c SET instance_variant_id = iv.variant_id
             FROM _itraces it JOIN ({_variant_ids("_itraces")}) iv ON iv.trace = it.trace
             WHERE c.case_idx = it.case_idx;"""
         )
     store.execute("DROP TABLE IF EXISTS _itraces")
+
+
+def _instance_traces(store: Store, cases: str, instances: str) -> None:
+    """``_itraces(case_idx, trace)``: each case's instance sequence (empty for a case of only
+    starts), for the cases ``cases`` selects, from the instances in ``instances``."""
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _itraces AS
+        SELECT c.case_idx, coalesce(i.trace, []::INTEGER[]) AS trace FROM ({cases}) c
+        LEFT JOIN (SELECT case_idx, list(activity ORDER BY pos) AS trace FROM {instances} GROUP BY case_idx) i
+        USING (case_idx)"""
+    )
 
 
 def _variant_ids(traces: str) -> str:
@@ -387,18 +390,19 @@ def _case_attributes(store: Store, schema: str, case_attrs_rel: str | None, *, f
 
 
 def _rebuild_variants(store: Store, s: str, table: str, id_column: str) -> None:
-    """Count every variant's cases again (a group-by over the small ``cases`` table), keeping the
-    known variants' sequences and reading a new variant's from its first case."""
+    """Count every variant's cases again (one group-by over the small ``cases`` table), keeping
+    the known variants' sequences and reading a new variant's from its first case."""
     source = "instances" if table == "instance_variants" else "events"
+    known = _exists(store, s, table)
     store.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE _variant_counts AS
+        SELECT {id_column} AS variant_id, count(*) AS cases, min(case_idx) AS first_case
+        FROM {s}.cases WHERE {id_column} IS NOT NULL GROUP BY {id_column};
         CREATE OR REPLACE TEMP TABLE _new_variants AS
-        WITH counts AS (
-            SELECT {id_column} AS variant_id, count(*) AS cases, min(case_idx) AS first_case
-            FROM {s}.cases WHERE {id_column} IS NOT NULL GROUP BY {id_column}
-        ), missing AS (
-            SELECT c.variant_id, c.first_case FROM counts c
-            {f"ANTI JOIN {s}.{table} v USING (variant_id)" if _exists(store, s, table) else ""}
+        WITH missing AS (
+            SELECT c.variant_id, c.first_case FROM _variant_counts c
+            {f"ANTI JOIN {s}.{table} v USING (variant_id)" if known else ""}
         ), seqs AS (
             SELECT m.variant_id, coalesce(list(e.activity ORDER BY e.pos) FILTER (WHERE e.activity IS NOT NULL),
                                           []::INTEGER[]) AS activities
@@ -406,25 +410,15 @@ def _rebuild_variants(store: Store, s: str, table: str, id_column: str) -> None:
             GROUP BY m.variant_id
         )
         SELECT variant_id, activities FROM seqs
-        {
-            f"UNION ALL SELECT variant_id, activities FROM {s}.{table} SEMI JOIN counts USING (variant_id)"
-            if _exists(store, s, table)
-            else ""
-        }
-        """
-    )
-    store.execute(
-        f"""
+        {f"UNION ALL SELECT variant_id, activities FROM {s}.{table} SEMI JOIN _variant_counts USING (variant_id)" if known else ""};
         CREATE OR REPLACE TABLE {s}.{table} AS
         SELECT n.variant_id, n.activities,
                list_transform(n.activities, lambda x: getvariable('conveyor_activity_names')[x + 1]) AS names,
                CAST(c.cases AS BIGINT) AS cases, CAST(len(n.activities) AS INTEGER) AS length,
                c.first_case
-        FROM _new_variants n JOIN (
-            SELECT {id_column} AS variant_id, count(*) AS cases, min(case_idx) AS first_case
-            FROM {s}.cases WHERE {id_column} IS NOT NULL GROUP BY {id_column}
-        ) c USING (variant_id)
-        ORDER BY c.cases DESC, c.first_case
+        FROM _new_variants n JOIN _variant_counts c USING (variant_id)
+        ORDER BY c.cases DESC, c.first_case;
+        DROP TABLE _variant_counts;
         """
     )
 
