@@ -307,5 +307,6 @@ def demo(
 def main() -> None:
     """Console-script entry point."""
     import conveyor.cli.mining  # noqa: F401  (registers the analysis commands)
+    import conveyor.cli.operate  # noqa: F401  (KPIs, opportunities, review, serve, tokens)
 
     app()

@@ -7,6 +7,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from conveyor.metrics.units import human, pct
+
+__all__ = ["human", "pct", "render_demo"]
+
 
 def render_demo(console: Console, summary: dict[str, Any]) -> None:
     console.print(f"[bold]Northwind Supply[/] demo workspace: {summary['workspace']} (seed {summary['seed']})")
@@ -68,23 +72,3 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
     )
 
 
-def human(seconds: float | None) -> str:
-    """A duration as an operations person reads it: 45s, 12m, 3.5h, 2.1d, 5.0w."""
-    if seconds is None:
-        return "-"
-    s = float(seconds)
-    sign = "-" if s < 0 else ""
-    s = abs(s)
-    if s < 60:
-        return f"{sign}{s:.0f}s"
-    if s < 3600:
-        return f"{sign}{s / 60:.0f}m"
-    if s < 86400:
-        return f"{sign}{s / 3600:.1f}h"
-    if s < 14 * 86400:
-        return f"{sign}{s / 86400:.1f}d"
-    return f"{sign}{s / 604800:.1f}w"
-
-
-def pct(share: float | None) -> str:
-    return "-" if share is None else f"{100 * share:.1f}%"

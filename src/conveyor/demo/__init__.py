@@ -66,6 +66,11 @@ def analyse(store: Any, root: Path) -> dict[str, Any]:
 
     (root / "maps").mkdir(exist_ok=True)
     (root / "rules").mkdir(exist_ok=True)
+    (root / "metrics").mkdir(exist_ok=True)
+    from conveyor.demo.metrics import DEMO_METRICS
+
+    for name, text in DEMO_METRICS.items():
+        (root / "metrics" / f"{name}.yaml").write_text(text, encoding="utf-8")
     out: dict[str, Any] = {}
     for spec in STREAMS:
         name = spec.name

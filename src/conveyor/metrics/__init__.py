@@ -1,0 +1,20 @@
+"""Measure against targets: KPIs from declared definitions, anomalies, automation opportunities.
+
+    from conveyor.metrics import compute_kpis, load_metrics, opportunities
+    compute_kpis(store, "order-to-cash", metrics=load_metrics(root, "order-to-cash"), by="region")
+"""
+
+from __future__ import annotations
+
+from conveyor.metrics.definitions import Costs, MetricsError, StreamMetrics, default_kpis, load_metrics, parse_metrics
+from conveyor.metrics.kpis import compute_kpis
+
+__all__ = [
+    "Costs",
+    "MetricsError",
+    "StreamMetrics",
+    "compute_kpis",
+    "default_kpis",
+    "load_metrics",
+    "parse_metrics",
+]
