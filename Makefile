@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark bench-explore bench-append bench-scale clean
+.PHONY: help install system-deps install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark bench-explore bench-append bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +27,22 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 compile: $(STAMP)
 	@$(BIN)/python -m compileall -q src
 
-install: $(STAMP) compile ## Create .venv and install conveyor and its tools from the lock file
+# Debian packages: Graphviz lays out the process maps; Chromium renders the PDF report and runs
+# the page tests. Installed with apt-get where it is missing (as root, or through sudo).
+SYSTEM_DEPS := .tools/.system-deps
+$(SYSTEM_DEPS):
+	@mkdir -p .tools
+	@if ! command -v dot >/dev/null || ! command -v chromium >/dev/null; then \
+		if command -v apt-get >/dev/null; then \
+			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq graphviz chromium >/dev/null; \
+		else echo "install Graphviz (dot) and Chromium with your package manager" && exit 1; fi; \
+	fi
+	@touch $(SYSTEM_DEPS)
+
+system-deps: $(SYSTEM_DEPS) ## Graphviz and Chromium (Debian packages)
+
+install: $(STAMP) $(SYSTEM_DEPS) compile ## Create .venv and install conveyor, its tools and Graphviz/Chromium
 
 demo: install ## Build the demo company workspace in ./conveyor-demo and summarise it
 	$(BIN)/conveyor demo conveyor-demo

@@ -4,11 +4,12 @@
 Typer, which must see real annotation objects.)
 """
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json, state
+from conveyor.cli._common import JsonOpt, QuietOpt, WorkspaceOpt, console, handled, print_json, progress_reporter, state
 from conveyor.cli._filters import with_filters
 from conveyor.cli.app import app
 from conveyor.metrics.units import show
@@ -108,3 +109,34 @@ def opportunities(
     for r in result["rows"][:3]:
         console.print(f"[bold]{r['rank']}. {r['step']}[/] ({r['recommendation']}): " + " ".join(r["reasons"]))
     console.print("[dim]assumptions: " + "; ".join(result["assumptions"]) + "[/]")
+
+
+@app.command()
+def review(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("review.html"),
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Also print it to this PDF (headless Chromium).")] = None,
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="Only this stream (repeatable).")] = None,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """The operating review: one self-contained HTML file (works offline), optionally a PDF.
+
+    A summary across streams and a maturity self-assessment, then per stream the KPIs against
+    target with trends and anomalies, the process map, variants, bottlenecks, rework,
+    conformance (rules/STREAM.yaml) and the top automation opportunities.
+    """
+    from conveyor.review import write_review
+    from conveyor.workspace import open_workspace
+
+    with handled(), progress_reporter(not quiet and not json) as progress, open_workspace(
+        workspace, read_only=True, engine=state.engine
+    ) as ws:
+        result = write_review(ws, out, pdf=pdf, streams=stream or None, progress=progress)
+    if json:
+        print_json(result)
+        return
+    console.print(f"wrote the review of {', '.join(result['streams'])} to [bold]{result['html']}[/] in {result['seconds']} s")
+    if "pdf" in result:
+        console.print(f"and the PDF to [bold]{result['pdf']}[/]")
+    console.print(f"open it in a browser: [bold]{Path(result['html']).as_uri()}[/] (it needs no network)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -66,9 +67,15 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
             for r in c["rules"]:
                 console.print(f"      {r['name']}: {r['violating_cases']:,} violating ({pct(r['share'])})")
     ws = summary["workspace"]
+    review = summary["review"]
     console.print(
-        f"\nnext: [bold]conveyor map order-to-cash -w {ws}[/], [bold]conveyor bottlenecks ticket-to-resolution "
-        f"--where queue=Billing -w {ws}[/], [bold]conveyor variants procure-to-pay --top 5 -w {ws}[/]"
+        f"\n[bold]the operating review[/] ({review['seconds']} s): open [bold]{Path(review['html']).as_uri()}[/] "
+        "in a browser (it works offline)"
+    )
+    console.print(f"[bold]the dashboard[/]: conveyor serve -w {ws}  (then open the login link it prints)")
+    console.print(
+        f"next: [bold]conveyor kpis order-to-cash -w {ws}[/], [bold]conveyor opportunities ticket-to-resolution -w {ws}[/], "
+        f"[bold]conveyor bottlenecks ticket-to-resolution --where queue=Billing -w {ws}[/]"
     )
 
 

@@ -165,6 +165,9 @@ def run_demo(
         if progress is not None:
             progress("analysing", 0.95)
         analyses = analyse(ws.store, root)
+        from conveyor.review import write_review
+
+        review = write_review(ws, root / "review.html")
     return {
         "workspace": str(root),
         "seed": seed,
@@ -174,4 +177,5 @@ def run_demo(
         "datasets": [{"name": "demand_daily", "rows": demand.num_rows}],
         "planted": PLANTED,
         "analyses": analyses,
+        "review": review,
     }

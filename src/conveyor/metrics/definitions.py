@@ -263,8 +263,8 @@ def default_kpis() -> list[KpiDef]:
             {"name": "cycle_time_median", "kind": "cycle_time", "label": "Median cycle time"},
             {"name": "cycle_time_p90", "kind": "cycle_time", "stat": "p90", "label": "Cycle time, 90th percentile"},
             {"name": "rework_rate", "kind": "rework_rate", "label": "Cases with rework"},
-            {"name": "throughput", "kind": "throughput", "label": "Cases completed per period"},
-            {"name": "backlog", "kind": "backlog", "label": "Open cases at period end"},
+            {"name": "throughput", "kind": "throughput", "label": "Cases completed"},
+            {"name": "backlog", "kind": "backlog", "label": "Open cases (end of period)"},
             {"name": "cost_per_case", "kind": "cost_per_case", "label": "Cost per case"},
             {"name": "automation_coverage", "kind": "automation_coverage", "label": "Steps done by automations"},
         ]

@@ -81,9 +81,16 @@ BACKLOG = Query(
     ) x GROUP BY ALL ORDER BY period""",
 )
 
-# Periods after the last case started see only the cases still running (the long ones): a
-# period counts as full only inside the span of case starts.
-SPAN = Query("kpis.span", "WITH {scope} SELECT min(first_ts) AS first_ts, max(first_ts) AS last_ts FROM fc")
+# A period is judged ("full") only where the data sees every kind of case: from one median
+# cycle time after the first case started (before that, only the quick cases have ended) to the
+# last case start (after it, only the slow cases are still running).
+SPAN = Query(
+    "kpis.span",
+    """WITH {scope} SELECT min(first_ts) + to_microseconds(CAST(coalesce(median(duration_seconds), 0) * 1e6 AS BIGINT))
+       AS first_ts, max(first_ts) AS last_ts FROM fc""",
+)
+#: Anomalies older than this many full periods are history: kept in ``anomalies``, not alerted.
+RECENT = 8
 
 
 @dataclass
@@ -311,7 +318,7 @@ def compute_kpis(
         info.attribute(by, "--by")
     scope = scope_for(engine, stream, filters)
     span_row = engine.run(SPAN, params=scope.params, **scope.parts())[0]
-    if span_row["first_ts"] is None:
+    if span_row["first_ts"] is None or span_row["first_ts"] >= span_row["last_ts"]:
         span = None
     else:
         span = (span_row["first_ts"], span_row["last_ts"])
@@ -443,7 +450,8 @@ def _series_result(
     if last is not None and k.target is not None and last["value"] is not None:
         if _status(last["value"], k.target, k.direction) == "off_track":
             alerts.append(f"the last full {period} ({last['period']}) missed the target: {show(last['value'], unit)}")
-    for a in anomalies:
+    recent = {t["period"] for t in full[-RECENT:]}
+    for a in (a for a in anomalies if a["period"] in recent):
         alerts.append(
             f"unusual {period} {a['period']}: {show(a['value'], unit)} where about {show(a['expected'], unit)} was expected"
         )

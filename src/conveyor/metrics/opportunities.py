@@ -10,7 +10,9 @@ From the log alone, with the stream's cost settings (:class:`~conveyor.metrics.d
   ``external_waits`` or done by outside parties (customer, bank, carrier...) are left out: they
   are someone else's clock.
 - **Exceptions** (steps fewer than half of the cases reach) cost the extra throughput time of
-  the cases that reach them.
+  the cases that reach them; counted only where reaching them is predictable (≥ 0.9, below), as
+  only then can they be prevented or prepared for (an unpredictable branch may be the business).
+  Repeats of a step (self-loops) are rework, not hand-overs.
 - **How rule-like** a step is: for a decision (a step followed by different steps), a depth-4
   decision tree predicting the next step from the case attributes, 5-fold cross-validated
   accuracy; for an exception, the same for whether a case reaches it. ≥ 0.9 → ``automate``,
@@ -211,7 +213,7 @@ def rank_opportunities(
     concentration = _concentrations(engine, scope, info)
     for e in pmap["edges"]:
         tgt = e["target"]
-        if tgt in costs.external_waits or staff_share(tgt) < 0.5 or not e["mean_seconds"]:
+        if e["source"] == tgt or tgt in costs.external_waits or staff_share(tgt) < 0.5 or not e["mean_seconds"]:
             continue
         rows.append(_edge_row(e, costs, models.get(tgt), per_year, concentration.get((e["source"], tgt))))
     rows = [r for r in rows if r["savings_per_year"] > 0]
@@ -318,7 +320,9 @@ def _step_row(
     extra_h = 0.0
     if exc is not None and st["cases"] < 0.5 * n_cases and exc["median_without"] is not None:
         extra_h = max(0.0, (exc["median_with"] - exc["median_without"]) / 3600) * st["cases"] * per_year
-    exc_share = SHARES["automate" if model is not None and model.accuracy >= 0.9 else "human"][1]
+    # an exception is worth acting on when the cases that reach it can be told in advance (to
+    # prevent it or prepare for it); an unpredictable branch may be the business itself
+    exc_share = SHARES["automate"][1] if model is not None and model.accuracy >= 0.9 else 0.0
     savings = (
         costs.hourly_rate * (hours - rework_h) * work_share
         + costs.hourly_rate * rework_h * max(work_share, REWORK_SHARE)
@@ -341,7 +345,7 @@ def _step_row(
     said = _explain_model(model, "what happens next" if decision else "which cases reach it")
     if said:
         reasons.append(said)
-    kind = "exception" if extra_h > 0 else "rework" if repeats >= 1 else "step"
+    kind = "exception" if extra_h > 0 and exc_share > 0 else "rework" if repeats >= 1 else "step"
     return {
         "step": act,
         "kind": kind,

@@ -1,0 +1,123 @@
+"""The review as one self-contained HTML file (Plotly's JavaScript inlined: it works from ``file://``
+with no network), and as PDF through headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import ConveyorError
+from conveyor.metrics.units import human, pct, show
+
+__all__ = ["ReportError", "chart_json", "environment", "plotly_js", "render_html", "write_pdf"]
+
+STATUS_LABEL = {"on_track": "on track", "at_risk": "at risk", "off_track": "off track", "no_target": "no target", "no_data": "no data"}
+
+
+class ReportError(ConveyorError, RuntimeError):
+    """The report cannot be written (no Chromium for the PDF, a folder that does not exist...)."""
+
+
+@cache
+def plotly_js() -> str:
+    """Plotly's minified JavaScript, from the plotly wheel (no CDN)."""
+    return (resources.files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+
+
+def chart_json(kpi: dict[str, Any]) -> str:
+    """A Plotly figure (data and layout) for one KPI's trend: the series, its target, its anomalies."""
+    full = [t for t in kpi["trend"] if t["value"] is not None and t["full"]]
+    pts = full or [t for t in kpi["trend"] if t["value"] is not None]
+    scale = {"seconds": 86400.0, "share": 0.01}.get(kpi["unit"], 1.0)
+    unit = {"seconds": "days", "share": "%"}.get(kpi["unit"], kpi["unit"])
+    xs = [t["period"] for t in pts]
+    ys = [t["value"] / scale for t in pts]
+    data: list[dict[str, Any]] = [
+        {
+            "x": xs, "y": ys, "type": "scatter", "mode": "lines", "name": kpi["label"],
+            "line": {"color": "#2b4c7e", "width": 2}, "hovertemplate": "%{x}: %{y:.3~f} " + unit + "<extra></extra>",
+        }
+    ]
+    partial = [(t["period"], t["value"] / scale) for t in pts if not t["full"]]
+    if partial:
+        data.append({"x": [p for p, _ in partial], "y": [v for _, v in partial], "type": "scatter", "mode": "markers",
+                     "name": "partial period", "marker": {"color": "#bbbbbb", "size": 5}, "hoverinfo": "skip"})
+    if kpi["target"] is not None and xs:
+        data.append({"x": [xs[0], xs[-1]], "y": [kpi["target"] / scale] * 2, "type": "scatter", "mode": "lines",
+                     "name": "target", "line": {"color": "#3c8d40", "dash": "dash", "width": 1.5}})
+    if kpi["anomalies"]:
+        data.append({"x": [a["period"] for a in kpi["anomalies"]], "y": [a["value"] / scale for a in kpi["anomalies"]],
+                     "type": "scatter", "mode": "markers", "name": "anomaly",
+                     "marker": {"color": "#c0392b", "size": 9, "symbol": "circle-open", "line": {"width": 2}}})
+    layout = {
+        "height": 170, "margin": {"l": 44, "r": 8, "t": 6, "b": 26}, "showlegend": False,
+        "xaxis": {"type": "date", "tickfont": {"size": 9}}, "yaxis": {"title": {"text": unit, "font": {"size": 9}}, "tickfont": {"size": 9}, "rangemode": "tozero"},
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#fbfbfd",
+    }
+    return json.dumps({"data": data, "layout": layout}).replace("</", "<\\/")
+
+
+@cache
+def environment() -> Any:
+    """The Jinja2 environment for the report and the dashboard's pages (autoescaped)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [jinja2.PackageLoader("conveyor.review", "templates"), jinja2.PackageLoader("conveyor.web", "templates")]
+        ),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(human=human, pct=pct, show=show, chart=chart_json, status=lambda s: STATUS_LABEL.get(s, s))
+    env.filters["money"] = lambda v: f"{v:,.0f}"
+    return env
+
+
+def render_html(review: dict[str, Any]) -> str:
+    """The report's HTML (one file, everything inlined)."""
+    return str(environment().get_template("report.html.j2").render(r=review, plotly_js=plotly_js()))
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe is None:
+        raise ReportError(
+            "the PDF is printed by headless Chromium, which is not installed",
+            hint="install it: `apt-get install chromium` (`make install` does it), or write only the HTML",
+        )
+    return exe
+
+
+#: Flags for a headless Chromium that never reaches for the network (the machine may have none).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+]
+
+
+def write_pdf(html_path: Path, pdf_path: Path) -> None:
+    """Print the report to PDF with headless Chromium."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-chromium-") as profile:
+        cmd = [
+            chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+            "--virtual-time-budget=10000", f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri(),
+        ]
+        done = subprocess.run(cmd, capture_output=True, timeout=180, check=False)
+    if done.returncode != 0 or not pdf_path.is_file():
+        raise ReportError(f"Chromium could not print {html_path} to PDF: {done.stderr.decode(errors='replace')[-300:]}")
