@@ -34,6 +34,7 @@ class Workspace:
     store: Store
     engine_name: str = "duckdb"
     _spark: Any = None
+    _shared: bool = False
 
     @property
     def warehouse(self) -> str:
@@ -66,7 +67,17 @@ class Workspace:
         if self._spark is not None:
             self._spark.refresh(stream)
 
+    def session(self) -> Workspace:
+        """The same workspace on its own store connection (see :meth:`Store.cursor`): one per
+        request in the web server. Close it when done; the Spark engine, if any, is shared."""
+        return Workspace(
+            self.root, self.settings, self.store.cursor(), self.engine_name, _spark=self._spark, _shared=True
+        )
+
     def close(self) -> None:
+        if self._shared:
+            self.store.close()
+            return
         if self._spark is not None:
             self._spark.stop()
         self.store.close()

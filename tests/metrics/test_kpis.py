@@ -30,14 +30,20 @@ def _metrics(spec: dict[str, Any]) -> StreamMetrics:
 #   o2: Create 2-3 by bob, Check 4-6 by bob, Check 8-9 by bob, Ship 20 by bob    due 48h  prio low
 #   o3: Create 10-11 by ann, Reject 12 (complete only) by ann                    due 48h  prio low
 HAND = [
-    ("o1", "Create", 0, "ann", "start"), ("o1", "Create", 1, "ann", "complete"),
-    ("o1", "Check", 5, "bot", "start"), ("o1", "Check", 7, "bot", "complete"),
+    ("o1", "Create", 0, "ann", "start"),
+    ("o1", "Create", 1, "ann", "complete"),
+    ("o1", "Check", 5, "bot", "start"),
+    ("o1", "Check", 7, "bot", "complete"),
     ("o1", "Ship", 30, "ann", "complete"),
-    ("o2", "Create", 2, "bob", "start"), ("o2", "Create", 3, "bob", "complete"),
-    ("o2", "Check", 4, "bob", "start"), ("o2", "Check", 6, "bob", "complete"),
-    ("o2", "Check", 8, "bob", "start"), ("o2", "Check", 9, "bob", "complete"),
+    ("o2", "Create", 2, "bob", "start"),
+    ("o2", "Create", 3, "bob", "complete"),
+    ("o2", "Check", 4, "bob", "start"),
+    ("o2", "Check", 6, "bob", "complete"),
+    ("o2", "Check", 8, "bob", "start"),
+    ("o2", "Check", 9, "bob", "complete"),
     ("o2", "Ship", 20, "bob", "complete"),
-    ("o3", "Create", 10, "ann", "start"), ("o3", "Create", 11, "ann", "complete"),
+    ("o3", "Create", 10, "ann", "start"),
+    ("o3", "Create", 11, "ann", "complete"),
     ("o3", "Reject", 12, "ann", "complete"),
 ]
 DUE = {"o1": 24, "o2": 48, "o3": 48}
@@ -68,11 +74,22 @@ def test_hand_made_kpis(hand: Store) -> None:
         {
             "costs": {"hourly_rate": 60, "activity_costs": {"Ship": 5}, "handling_minutes": 30},
             "kpis": [
-                {"name": "create_to_ship", "kind": "cycle_time", "from": "Create", "to": "Ship", "stat": "mean",
-                 "target": "1d"},
+                {
+                    "name": "create_to_ship",
+                    "kind": "cycle_time",
+                    "from": "Create",
+                    "to": "Ship",
+                    "stat": "mean",
+                    "target": "1d",
+                },
                 {"name": "on_time", "kind": "on_time_rate", "deadline": "due", "target": 0.9},
-                {"name": "sla", "kind": "on_time_rate", "sla_by": "priority", "sla": {"high": "2d", "low": "5h"},
-                 "target": "60%"},
+                {
+                    "name": "sla",
+                    "kind": "on_time_rate",
+                    "sla_by": "priority",
+                    "sla": {"high": "2d", "low": "5h"},
+                    "target": "60%",
+                },
                 {"name": "ftr", "kind": "first_time_right", "target": 0.7},
                 {"name": "rejected", "kind": "exception_rate", "activities": ["Reject"], "target": 0.5},
             ],
@@ -192,7 +209,12 @@ def test_helpdesk_against_pandas(real: Store) -> None:
     m = _metrics(
         {
             "kpis": [
-                {"name": "take_to_resolve", "kind": "cycle_time", "from": "Take in charge ticket", "to": "Resolve ticket"},
+                {
+                    "name": "take_to_resolve",
+                    "kind": "cycle_time",
+                    "from": "Take in charge ticket",
+                    "to": "Resolve ticket",
+                },
                 {"name": "waits", "kind": "exception_rate", "activities": ["Wait"]},
             ]
         }

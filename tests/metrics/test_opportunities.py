@@ -17,7 +17,9 @@ def ranked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("demo") / "northwind"
     run_demo(root, cases=2000, seed=7)
     with open_workspace(root, read_only=True) as ws:
-        return {s: service.opportunities(ws, s)["rows"] for s in ("order-to-cash", "ticket-to-resolution", "procure-to-pay")}
+        return {
+            s: service.opportunities(ws, s)["rows"] for s in ("order-to-cash", "ticket-to-resolution", "procure-to-pay")
+        }
 
 
 def _top(rows: list[dict[str, Any]], n: int) -> list[str]:
@@ -31,7 +33,8 @@ def test_rows_say_what_they_save(ranked: dict[str, Any]) -> None:
         assert savings == sorted(savings, reverse=True)
         for r in rows:
             assert r["recommendation"] in ("automate", "augment", "human")
-            assert r["reasons"] and all(s.endswith(".") for s in r["reasons"]), r
+            assert r["reasons"], r
+            assert all(s.endswith(".") for s in r["reasons"]), r
             assert r["volume_per_year"] > 0
 
 
@@ -57,7 +60,12 @@ def test_billing_queue_tops_tickets(ranked: dict[str, Any]) -> None:
 
 def test_payment_blocks_top_procure_to_pay(ranked: dict[str, Any]) -> None:
     top = ranked["procure-to-pay"][:3]
-    assert {r["step"] for r in top} <= {"Resolve Block", "Block Payment", "Change Price", "Block Payment → Resolve Block"}
+    assert {r["step"] for r in top} <= {
+        "Resolve Block",
+        "Block Payment",
+        "Change Price",
+        "Block Payment → Resolve Block",
+    }
     block = next(r for r in ranked["procure-to-pay"] if r["step"] == "Block Payment")
     assert block["recommendation"] == "automate"  # reaching it is predictable...
     assert any("price_changed" in s for s in block["reasons"])  # ...from the price change
@@ -69,7 +77,9 @@ def test_workspace_costs_change_the_money(tmp_path: Path, ranked: dict[str, Any]
     with open_workspace(root, read_only=True) as ws:
         before = service.opportunities(ws, "procure-to-pay")
     text = (root / "metrics" / "procure-to-pay.yaml").read_text(encoding="utf-8")
-    (root / "metrics" / "procure-to-pay.yaml").write_text(text.replace("hourly_rate: 42", "hourly_rate: 84"), encoding="utf-8")
+    (root / "metrics" / "procure-to-pay.yaml").write_text(
+        text.replace("hourly_rate: 42", "hourly_rate: 84"), encoding="utf-8"
+    )
     with open_workspace(root, read_only=True) as ws:
         after = service.opportunities(ws, "procure-to-pay")
     work = {r["step"]: r for r in before["rows"] if r["kind"] == "step" and r["hours_per_year"] > 0}

@@ -102,3 +102,28 @@ def progress_reporter(enabled: bool) -> Iterator[Callable[[str, float], None] | 
             bar.update(task, description=label, completed=max(0.0, min(1.0, fraction)))
 
         yield update
+
+
+def call_service(
+    workspace: str | None,
+    op: str,
+    *args: Any,
+    write: bool = False,
+    progress: Callable[[str, float], None] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Run service function ``op`` (conveyor.service) on the workspace: through the server that owns
+    it when one runs (its API gives the same JSON), else on the workspace opened here."""
+    from conveyor.cli._remote import find_server
+
+    with handled():
+        remote = find_server(workspace)
+        if remote is not None:
+            return remote.call(op, *args, progress=progress, **kwargs)
+        from conveyor import service
+        from conveyor.workspace import open_workspace
+
+        if progress is not None:
+            kwargs["progress"] = progress
+        with open_workspace(workspace, read_only=not write, engine=state.engine) as ws:
+            return getattr(service, op)(ws, *args, **kwargs)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
-
-from conveyor.errors import ConveyorError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -133,46 +130,11 @@ _OPTIONS: list[inspect.Parameter] = [
 _NAMES = [p.name for p in _OPTIONS]
 
 
-def _time(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConveyorError(
-            f"{flag} {text!r} is not a date or time", hint="use ISO 8601, e.g. 2024-03-01 or 2024-03-01T08:00+01:00"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def build_filters(**kw: Any) -> Any:
     """Filters from the command-line values (None when no filter was given)."""
-    from conveyor.mining import FilterError, Filters, parse_duration
+    from conveyor.mining.filters import filters_from_options
 
-    if kw["window"] not in ("contained", "intersecting", "started", "completed"):
-        raise FilterError(
-            f"--window {kw['window']!r} is not a window mode", hint="use contained, intersecting, started or completed"
-        )
-    attributes: dict[str, tuple[str, ...]] = {}
-    for item in kw["where"] or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise FilterError(f"--where {item!r} is not KEY=VALUE", hint="e.g. --where region=North")
-        attributes[key] = (*attributes.get(key, ()), value)
-    filters = Filters(
-        start=_time(kw["since"], "--from"),
-        end=_time(kw["until"], "--to"),
-        window=kw["window"],
-        event_level=kw["event_level"],
-        attributes=attributes,
-        variants=tuple(kw["variant"] or ()),
-        start_activities=tuple(kw["start_activity"] or ()),
-        end_activities=tuple(kw["end_activity"] or ()),
-        min_duration=parse_duration(kw["min_duration"]) if kw["min_duration"] else None,
-        max_duration=parse_duration(kw["max_duration"]) if kw["max_duration"] else None,
-        events=kw["events"],
-    )
-    return None if filters.is_empty() else filters
+    return filters_from_options(**kw)
 
 
 def with_filters(fn: F) -> F:

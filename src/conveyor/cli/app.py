@@ -16,6 +16,7 @@ from conveyor.cli._common import (
     ResourceOpt,
     TimestampOpt,
     WorkspaceOpt,
+    call_service,
     console,
     handled,
     print_json,
@@ -90,19 +91,15 @@ def ingest(
     json: JsonOpt = False,
 ) -> None:
     """Load an event log into a stream; bad rows go to quarantine with their reasons."""
-    from conveyor.data.ingest import ingest as run_ingest
-    from conveyor.workspace import open_workspace
-
     name = stream or _stream_name(file)
-    with (
-        handled(),
-        open_workspace(workspace, engine=state.engine) as ws,
-        progress_reporter(not quiet and not json) as progress,
-    ):
-        result = run_ingest(
-            ws.store,
-            file,
-            stream=name,
+    with progress_reporter(not quiet and not json) as progress:
+        result = call_service(
+            workspace,
+            "ingest",
+            name,
+            write=True,
+            progress=progress,
+            path=str(file.resolve()),
             case_id=case_id,
             activity=activity,
             timestamp=timestamp,
@@ -110,28 +107,25 @@ def ingest(
             lifecycle=lifecycle,
             timestamp_format=timestamp_format,
             timestamp_unit=timestamp_unit,
-            timezone=timezone or ws.settings.ingest.timezone,
-            dedupe=ws.settings.ingest.dedupe if dedupe is None else dedupe,
+            timezone=timezone,
+            dedupe=dedupe,
             strict=strict,
-            progress=progress,
         )
-        if ws.engine_name == "spark" and result.events_loaded:
-            if progress is not None:
-                progress("publishing to Spark", 0.99)
-            ws.publish(name)  # the Spark engine reads the layout as Parquet
     if json:
-        print_json(result.as_json())
+        print_json({k: result[k] for k in ("stream", "events_loaded", "cases", "quarantined", "already_ingested")})
         return
-    if result.already_ingested:
+    if result["already_ingested"]:
         console.print(f"{file} was already ingested into [bold]{name}[/]: nothing added.")
         return
     console.print(
-        f"[bold]{name}[/]: loaded {result.events_loaded:,} events in {result.cases:,} cases "
-        f"from {result.rows:,} rows ({result.seconds:.2f} s)"
+        f"[bold]{name}[/]: loaded {result['events_loaded']:,} events in {result['cases']:,} cases "
+        f"from {result['rows']:,} rows ({result['seconds']:.2f} s)"
     )
-    if result.quarantined:
-        why = ", ".join(f"{n:,} {reason}" for reason, n in result.reasons.items())
-        console.print(f"[yellow]quarantined {result.quarantined:,} rows[/] ({why}); see `conveyor quarantine {name}`")
+    if result["quarantined"]:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in result["reasons"].items())
+        console.print(
+            f"[yellow]quarantined {result['quarantined']:,} rows[/] ({why}); see `conveyor quarantine {name}`"
+        )
 
 
 def _stream_name(file: Path) -> str:
@@ -206,12 +200,9 @@ def streams(workspace: WorkspaceOpt = None, json: JsonOpt = False) -> None:
     """List the workspace's streams with their size and time span."""
     from rich.table import Table
 
-    from conveyor.workspace import open_workspace
-
-    with handled(), open_workspace(workspace, read_only=True) as ws:
-        infos = ws.store.streams()
+    infos = call_service(workspace, "streams")
     if json:
-        print_json([s.as_dict() for s in infos])
+        print_json(infos)
         return
     if not infos:
         console.print("no streams yet: `conveyor ingest FILE --stream NAME` loads one")
@@ -219,13 +210,13 @@ def streams(workspace: WorkspaceOpt = None, json: JsonOpt = False) -> None:
     table = Table("name", "events", "cases", "activities", "first", "last", "quarantined")
     for s in infos:
         table.add_row(
-            s.name,
-            f"{s.events:,}",
-            f"{s.cases:,}",
-            f"{s.activities:,}",
-            s.first.strftime("%Y-%m-%d %H:%M") if s.first else "",
-            s.last.strftime("%Y-%m-%d %H:%M") if s.last else "",
-            f"{s.quarantined:,}",
+            s["name"],
+            f"{s['events']:,}",
+            f"{s['cases']:,}",
+            f"{s['activities']:,}",
+            (s["first"] or "")[:16].replace("T", " "),
+            (s["last"] or "")[:16].replace("T", " "),
+            f"{s['quarantined']:,}",
         )
     console.print(table)
 
@@ -240,11 +231,7 @@ def quarantine(
     """Show rows rejected by ingest: file, row, column, value and reason."""
     from rich.table import Table
 
-    from conveyor.data import quarantine_rows
-    from conveyor.workspace import open_workspace
-
-    with handled(), open_workspace(workspace, read_only=True) as ws:
-        rows = quarantine_rows(ws.store, stream, limit=limit)
+    rows = call_service(workspace, "quarantine", stream, limit=limit)
     if json:
         print_json(rows)
         return
@@ -267,15 +254,11 @@ def export(
     json: JsonOpt = False,
 ) -> None:
     """Write a stream to CSV, Parquet or XES (readable by conveyor and PM4Py)."""
-    from conveyor.data import export_stream
-    from conveyor.workspace import open_workspace
-
-    with handled(), open_workspace(workspace, read_only=True) as ws:
-        n = export_stream(ws.store, stream, out)
+    result = call_service(workspace, "export", stream, out=str(out.resolve()))
     if json:
-        print_json({"stream": stream, "out": str(out), "events": n})
+        print_json(result)
     else:
-        console.print(f"wrote {n:,} events of [bold]{stream}[/] to {out}")
+        console.print(f"wrote {result['events']:,} events of [bold]{stream}[/] to {out}")
 
 
 @app.command()
@@ -306,7 +289,7 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
-    import conveyor.cli.mining  # noqa: F401  (registers the analysis commands)
+    import conveyor.cli.mining
     import conveyor.cli.operate  # noqa: F401  (KPIs, opportunities, review, serve, tokens)
 
     app()

@@ -9,19 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli._common import JsonOpt, WorkspaceOpt, console, handled, print_json, state
+from conveyor.cli._common import JsonOpt, WorkspaceOpt, call_service, console, handled, print_json
 from conveyor.cli._filters import with_filters
 from conveyor.cli.app import app
 from conveyor.cli.render import human, pct
 
 StreamArg = Annotated[str, typer.Argument(help="The stream to analyse.")]
-
-
-def _run(workspace: str | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    from conveyor.workspace import open_workspace
-
-    with handled(), open_workspace(workspace, read_only=True, engine=state.engine) as ws:
-        return fn(ws.engine, *args, **kwargs)
 
 
 @app.command("map")
@@ -39,9 +32,7 @@ def map_(
     """The process map: activities, directly-follows edges with times, start and end activities."""
     from rich.table import Table
 
-    from conveyor.mining import process_map
-
-    result = _run(workspace, process_map, stream, filters=filters)
+    result = call_service(workspace, "process_map", stream, filters=filters)
     if svg is not None:
         from conveyor.mining.svg import render_svg
 
@@ -86,9 +77,7 @@ def variants(
     """Variants (distinct activity sequences) with case counts, share and throughput times."""
     from rich.table import Table
 
-    from conveyor.mining import variants as run
-
-    rows = _run(workspace, run, stream, top=top, filters=filters)
+    rows = call_service(workspace, "variants", stream, top=top, filters=filters)
     if json:
         print_json([{k: v for k, v in r.items() if k != "variant_id"} | {"variant_id": r["variant_id"]} for r in rows])
         return
@@ -119,13 +108,7 @@ def durations(
     """Case throughput times (first to last event) and per-activity statistics."""
     from rich.table import Table
 
-    from conveyor.mining import activity_stats
-    from conveyor.mining import durations as run
-
-    def both(engine: Any, stream: str, *, filters: Any) -> Any:
-        return {**run(engine, stream, filters=filters), "activities": activity_stats(engine, stream, filters=filters)}
-
-    summary = _run(workspace, both, stream, filters=filters)  # one store opening for both
+    summary = call_service(workspace, "durations", stream, filters=filters)
     if json:
         print_json(summary)
         return
@@ -164,9 +147,7 @@ def bottlenecks(
     """Where the time goes: transitions and activities ranked by their share of all waiting time."""
     from rich.table import Table
 
-    from conveyor.mining import bottlenecks as run
-
-    result = _run(workspace, run, stream, top=top, filters=filters)
+    result = call_service(workspace, "bottlenecks", stream, top=top, filters=filters)
     if json:
         print_json(result)
         return
@@ -200,9 +181,7 @@ def rework(
     """Activities repeated within a case, rework rates, and the time rework costs."""
     from rich.table import Table
 
-    from conveyor.mining import rework as run
-
-    result = _run(workspace, run, stream, filters=filters)
+    result = call_service(workspace, "rework", stream, filters=filters)
     if json:
         print_json(result)
         return
@@ -237,9 +216,7 @@ def handoffs(
     """Resource-to-resource handovers and the workload each resource carries."""
     from rich.table import Table
 
-    from conveyor.mining import handoffs as run
-
-    result = _run(workspace, run, stream, top=top, filters=filters)
+    result = call_service(workspace, "handoffs", stream, top=top, filters=filters)
     if json:
         print_json(result)
         return
@@ -265,11 +242,11 @@ def conformance(
     """Check a stream against rules: violations per rule and their effect on throughput."""
     from rich.table import Table
 
-    from conveyor.mining import check_conformance, load_rules
+    from conveyor.mining import load_rules
 
     with handled():
-        parsed = load_rules(rules)
-    result = _run(workspace, check_conformance, stream, parsed, filters=filters)
+        load_rules(rules)  # a bad file is reported here, before any work
+    result = call_service(workspace, "conformance", stream, rules=str(rules.resolve()), filters=filters)
     if json:
         print_json(result)
         return

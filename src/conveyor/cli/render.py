@@ -77,5 +77,3 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
         f"next: [bold]conveyor kpis order-to-cash -w {ws}[/], [bold]conveyor opportunities ticket-to-resolution -w {ws}[/], "
         f"[bold]conveyor bottlenecks ticket-to-resolution --where queue=Billing -w {ws}[/]"
     )
-
-

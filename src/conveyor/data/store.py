@@ -164,6 +164,17 @@ class Store:
                 [str(SCHEMA_VERSION)],
             )
 
+    def cursor(self) -> Store:
+        """Another connection to the same open database, for another thread (the web server
+        gives each request one): queries on it run alongside this one's, and a long write here
+        (an ingest) does not block reads there (each sees the last committed state)."""
+        other = object.__new__(Store)
+        other.path, other.read_only = self.path, self.read_only
+        other._con = self._con.cursor()
+        other._lock = threading.RLock()
+        other._con.execute("SET TimeZone = 'UTC'")
+        return other
+
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
         self._con.close()

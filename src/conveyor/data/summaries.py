@@ -8,6 +8,7 @@ Filtered maps run the same queries over the filtered scope.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Literal
 
 from conveyor.data.quoting import quote
@@ -170,5 +171,10 @@ def ensure_summaries(store: Store, schema: str) -> bool:
         return True
     if store.read_only:
         return False
-    materialize_summaries(store, schema)
+    with _BUILDING:  # two requests of one server must not build the same tables at once
+        if not store.has_table(schema, "map_edges"):
+            materialize_summaries(store, schema)
     return True
+
+
+_BUILDING = threading.Lock()

@@ -1,7 +1,7 @@
 """Measure against targets: KPIs from declared definitions, anomalies, automation opportunities.
 
-    from conveyor.metrics import compute_kpis, load_metrics, opportunities
-    compute_kpis(store, "order-to-cash", metrics=load_metrics(root, "order-to-cash"), by="region")
+from conveyor.metrics import compute_kpis, load_metrics, opportunities
+compute_kpis(store, "order-to-cash", metrics=load_metrics(root, "order-to-cash"), by="region")
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def detect(trend: list[dict[str, Any]], *, season: int | None = None) -> list[di
     centre = median(resid)
     mad = median(abs(r - centre) for r in resid)
     scale = mad / 0.6745 if mad > 0 else 1.2533 * sum(abs(r - centre) for r in resid) / len(resid)
-    if scale <= 1e-12 * max(1.0, max(abs(x) for x in xs)):
+    if scale <= 1e-12 * max(1.0, *(abs(x) for x in xs)):
         return []
     out = []
     for t, x, e, r in zip(pts, xs, expected, resid, strict=True):
@@ -65,7 +65,12 @@ def detect(trend: list[dict[str, Any]], *, season: int | None = None) -> list[di
         if abs(score) > THRESHOLD:
             t["anomaly"] = True
             out.append(
-                {"period": t["period"], "value": x, "expected": e, "score": round(score, 2),
-                 "direction": "high" if score > 0 else "low"}
+                {
+                    "period": t["period"],
+                    "value": x,
+                    "expected": e,
+                    "score": round(score, 2),
+                    "direction": "high" if score > 0 else "low",
+                }
             )
     return out

@@ -95,12 +95,12 @@ class Costs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     currency: str = "EUR"
-    hourly_rate: float = Field(40.0, ge=0)
+    hourly_rate: float = Field(default=40.0, ge=0)
     hourly_rates: dict[str, float] = Field(default_factory=dict)
     activity_costs: dict[str, float] = Field(default_factory=dict)
-    handling_minutes: float = Field(10.0, ge=0)
+    handling_minutes: float = Field(default=10.0, ge=0)
     handling_minutes_by_activity: dict[str, float] = Field(default_factory=dict)
-    delay_cost_per_case_hour: float = Field(0.25, ge=0)
+    delay_cost_per_case_hour: float = Field(default=0.25, ge=0)
     automation_resources: str = r"(?i)\b(bot|system|engine|auto\w*|rpa|robot)\b|-engine$"
     external_resources: str = r"(?i)customer|client|bank|carrier|courier|supplier|vendor|portal|^email$|^phone$"
     external_waits: list[str] = Field(default_factory=list)
@@ -245,7 +245,7 @@ class StreamMetrics(BaseModel):
     """One stream's KPI definitions and cost settings."""
 
     model_config = ConfigDict(extra="forbid")
-    costs: Costs = Field(default_factory=Costs)
+    costs: Costs = Field(default_factory=lambda: Costs())
     include_defaults: bool = True
     kpis: list[KpiDef] = Field(default_factory=list)
 

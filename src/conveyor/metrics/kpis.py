@@ -20,9 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.data.quoting import quote
 from conveyor.data.sql import Query
-from conveyor.data.summaries import CASE_FIELDS
 from conveyor.metrics.anomalies import detect
-from conveyor.metrics.units import show
 from conveyor.metrics.definitions import (
     CASE_END,
     CASE_START,
@@ -39,6 +37,7 @@ from conveyor.metrics.definitions import (
     StreamMetrics,
     Throughput,
 )
+from conveyor.metrics.units import show
 from conveyor.mining.filters import Filters, Scope, scope_for
 
 if TYPE_CHECKING:
@@ -153,7 +152,11 @@ def validate_against(metrics: StreamMetrics, info: StreamInfo, engine: Engine) -
                     f"{where}: {k.sla_by} has no value {unknown[0]!r} in stream {info.stream!r}",
                     hint=f"its values are: {', '.join(sorted(v for v in seen if v != 'None'))}",
                 )
-    for a in [*metrics.costs.activity_costs, *metrics.costs.handling_minutes_by_activity, *metrics.costs.external_waits]:
+    for a in [
+        *metrics.costs.activity_costs,
+        *metrics.costs.handling_minutes_by_activity,
+        *metrics.costs.external_waits,
+    ]:
         info.activity(a, "costs")
 
 
@@ -173,9 +176,14 @@ def step_cost_sql(costs: Costs, info: StreamInfo) -> str:
     rates = "".join(
         f" WHEN {info.resources[r]} THEN {rate!r}" for r, rate in costs.hourly_rates.items() if r in info.resources
     )
-    free = sorted(set(info.matching_resources(costs.external_resources)) | set(info.matching_resources(costs.automation_resources)))
+    free = sorted(
+        set(info.matching_resources(costs.external_resources))
+        | set(info.matching_resources(costs.automation_resources))
+    )
     # people outside the company and automations cost no staff time
-    rates += "".join(f" WHEN {code} THEN 0.0" for code in free if code not in {info.resources.get(r) for r in costs.hourly_rates})
+    rates += "".join(
+        f" WHEN {code} THEN 0.0" for code in free if code not in {info.resources.get(r) for r in costs.hourly_rates}
+    )
     rate = f"CASE fe.resource{rates} ELSE {costs.hourly_rate!r} END" if rates else repr(costs.hourly_rate)
     fixed_sql = f"CASE fe.activity{fixed} ELSE 0.0 END" if fixed else "0.0"
     return f"({fixed_sql} + {rate} * {_service_seconds(costs, info)} / 3600.0)"
@@ -190,9 +198,13 @@ def _case_values(k: KpiDef, info: StreamInfo, costs: Costs) -> tuple[str, str]:
     where = f"KPI {k.name!r}"
     if isinstance(k, CycleTime):
         frm = "fc.first_ts" if k.from_ == CASE_START else "mf.from_ts"
-        mf = "" if k.from_ == CASE_START else (
-            f"mf AS (SELECT case_idx, min(coalesce(start_ts, ts)) AS from_ts FROM fe "
-            f"WHERE activity = {info.activity(k.from_, where)} GROUP BY case_idx), "
+        mf = (
+            ""
+            if k.from_ == CASE_START
+            else (
+                f"mf AS (SELECT case_idx, min(coalesce(start_ts, ts)) AS from_ts FROM fe "
+                f"WHERE activity = {info.activity(k.from_, where)} GROUP BY case_idx), "
+            )
         )
         join = "" if k.from_ == CASE_START else " JOIN mf USING (case_idx)"
         if k.to == CASE_END:
@@ -371,6 +383,7 @@ def _one(
         "unit": _unit(k, costs, period),
         "target": k.target,
         "direction": k.direction,
+        "activities": k.activities_used(),
     }
     overall = _series_result(groups.get(None, {}), k, period, span, out["unit"])
     out |= overall
@@ -424,7 +437,7 @@ def _series_result(
     g: dict[str, Any], k: KpiDef, period: Period, span: tuple[datetime, datetime] | None, unit: str
 ) -> dict[str, Any]:
     periods = g.get("periods", {})
-    trend = [
+    trend: list[dict[str, Any]] = [
         {
             "period": p.date().isoformat() if isinstance(p, datetime) else str(p),
             "value": None if v is None else float(v),
@@ -441,18 +454,29 @@ def _series_result(
         value = None if g.get("total") is None else float(g["total"])
     anomalies = detect(trend, season=52 if period == "week" else 12)
     status = _status(value, k.target, k.direction)
-    alerts = []
+    alerts: list[str] = []
     if status in ("off_track", "at_risk") and k.target is not None and value is not None:
         alerts.append(
             f"{'off track' if status == 'off_track' else 'at risk'}: {show(value, unit)} against a target of {show(k.target, unit)}"
         )
     last = full[-1] if full else None
-    if last is not None and k.target is not None and last["value"] is not None:
-        if _status(last["value"], k.target, k.direction) == "off_track":
-            alerts.append(f"the last full {period} ({last['period']}) missed the target: {show(last['value'], unit)}")
+    if (
+        last is not None
+        and k.target is not None
+        and last["value"] is not None
+        and _status(last["value"], k.target, k.direction) == "off_track"
+    ):
+        alerts.append(f"the last full {period} ({last['period']}) missed the target: {show(last['value'], unit)}")
     recent = {t["period"] for t in full[-RECENT:]}
     for a in (a for a in anomalies if a["period"] in recent):
         alerts.append(
             f"unusual {period} {a['period']}: {show(a['value'], unit)} where about {show(a['expected'], unit)} was expected"
         )
-    return {"value": value, "status": status, "n": int(g.get("n") or 0), "trend": trend, "anomalies": anomalies, "alerts": alerts}
+    return {
+        "value": value,
+        "status": status,
+        "n": int(g.get("n") or 0),
+        "trend": trend,
+        "anomalies": anomalies,
+        "alerts": alerts,
+    }

@@ -143,8 +143,8 @@ def _case_features(engine: Engine, s: str, attrs: dict[str, str]) -> tuple[Any, 
 
     usable: list[str] = []
     numeric: list[str] = []
-    for a, t in attrs.items():
-        t = t.upper()
+    for a, typ in attrs.items():
+        t = typ.upper()
         if any(x in t for x in ("TIMESTAMP", "DATE", "TIME")):
             continue
         if any(x in t for x in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL")):
@@ -192,7 +192,7 @@ def rank_opportunities(
     if not span["cases"]:
         return {"currency": costs.currency, "assumptions": _assumptions(costs), "rows": []}
     per_year = YEAR_DAYS / max(1.0, float(span["days"] or 0))
-    stats = {a["activity"]: a for a in activity_stats(engine, stream, filters=filters)}
+    stats: dict[str, dict[str, Any]] = {a["activity"]: dict(a) for a in activity_stats(engine, stream, filters=filters)}
     pmap = process_map(engine, stream, filters=filters)
     performers: dict[str, dict[str, int]] = {}
     for r in engine.run(PERFORMERS, params=scope.params, **scope.parts()):
@@ -209,13 +209,17 @@ def rank_opportunities(
     exceptions = {r["activity"]: r for r in engine.run(EXCEPTIONS, params=scope.params, **scope.parts())}
     rows = []
     for act, st in stats.items():
-        rows.append(_step_row(act, st, costs, models.get(act), exceptions.get(act), staff_share(act), per_year, int(span["cases"])))
+        rows.append(
+            _step_row(
+                act, st, costs, models.get(act), exceptions.get(act), staff_share(act), per_year, int(span["cases"])
+            )
+        )
     concentration = _concentrations(engine, scope, info)
     for e in pmap["edges"]:
         tgt = e["target"]
         if e["source"] == tgt or tgt in costs.external_waits or staff_share(tgt) < 0.5 or not e["mean_seconds"]:
             continue
-        rows.append(_edge_row(e, costs, models.get(tgt), per_year, concentration.get((e["source"], tgt))))
+        rows.append(_edge_row(dict(e), costs, models.get(tgt), per_year, concentration.get((e["source"], tgt))))
     rows = [r for r in rows if r["savings_per_year"] > 0]
     rows.sort(key=lambda r: -r["savings_per_year"])
     for i, r in enumerate(rows, start=1):
@@ -235,8 +239,8 @@ def _models(engine: Engine, scope: Any, info: Any, stats: dict[str, Any], n_case
         nxt.setdefault(r["activity"], []).append((int(r["case_idx"]), r["next_activity"]))
     out: dict[str, _Model] = {}
     everyone = np.array(sorted(index.values()))
-    for act, pairs in nxt.items():
-        pairs = [(c, n) for c, n in pairs if c in index][:MAX_ROWS]
+    for act, seen in nxt.items():
+        pairs = [(c, n) for c, n in seen if c in index][:MAX_ROWS]
         outcomes = {n for _, n in pairs}
         if len(outcomes) > 1:
             model = _predictability(x[[index[c] for c, _ in pairs]], [n for _, n in pairs])
@@ -316,7 +320,7 @@ def _step_row(
     rework_h = repeats * service_h * staff
     decision = model is not None and model.baseline < 0.999 and st["cases"] >= 0.5 * n_cases
     rec = _recommend(model, decision)
-    work_share, wait_share = SHARES.get(rec, (0.0, 0.0))
+    work_share = SHARES[rec][0]
     extra_h = 0.0
     if exc is not None and st["cases"] < 0.5 * n_cases and exc["median_without"] is not None:
         extra_h = max(0.0, (exc["median_with"] - exc["median_without"]) / 3600) * st["cases"] * per_year
@@ -330,11 +334,16 @@ def _step_row(
     )
     reasons = [
         f"{act} happens about {volume:,.0f} times a year"
-        + (f" and takes {human(service_h * 3600)} of work each time (measured)." if measured is not None
-           else f"; at {minutes:g} minutes of work each (the stated handling time), that is {hours:,.0f} hours a year.")
+        + (
+            f" and takes {human(service_h * 3600)} of work each time (measured)."
+            if measured is not None
+            else f"; at {minutes:g} minutes of work each (the stated handling time), that is {hours:,.0f} hours a year."
+        )
     ]
     if staff == 0:
-        reasons.append("Automations or outside parties already do it: no staff time to save; the saving is in preventing it.")
+        reasons.append(
+            "Automations or outside parties already do it: no staff time to save; the saving is in preventing it."
+        )
     if repeats >= 1:
         reasons.append(f"It is repeated about {repeats:,.0f} times a year within the same cases: rework.")
     if extra_h > 0:
@@ -359,7 +368,9 @@ def _step_row(
     }
 
 
-def _edge_row(e: dict[str, Any], costs: Costs, model: _Model | None, per_year: float, concentration: str | None) -> dict[str, Any]:
+def _edge_row(
+    e: dict[str, Any], costs: Costs, model: _Model | None, per_year: float, concentration: str | None
+) -> dict[str, Any]:
     tgt = e["target"]
     volume = e["frequency"] * per_year
     wait_h = volume * e["mean_seconds"] / 3600

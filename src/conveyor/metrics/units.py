@@ -41,4 +41,4 @@ def show(value: float | None, unit: str) -> str:
         return pct(value)
     if unit.startswith("cases"):
         return f"{value:,.1f}" if value % 1 else f"{value:,.0f}"
-    return f"{value:,.2f} {unit.split()[0]}"
+    return f"{value:,.2f} {unit.split(maxsplit=1)[0]}"

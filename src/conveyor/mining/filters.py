@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from conveyor.data.layout import CORE_CASE_COLUMNS
@@ -25,7 +25,16 @@ from conveyor.errors import ConveyorError
 if TYPE_CHECKING:
     from conveyor.data.engine import Engine
 
-__all__ = ["FilterError", "Filters", "Scope", "parse_duration", "scope_for"]
+__all__ = [
+    "FILTER_OPTIONS",
+    "FilterError",
+    "Filters",
+    "Scope",
+    "filter_options",
+    "filters_from_options",
+    "parse_duration",
+    "scope_for",
+]
 
 WindowMode = Literal["contained", "intersecting", "started", "completed"]
 
@@ -217,3 +226,94 @@ def _codes(engine: Engine, s: str, stream: str, names: tuple[str, ...]) -> str:
             hint=f"its activities are: {', '.join(known)}",
         )
     return ", ".join(str(int(r["code"])) for r in rows)
+
+
+#: The filter options as the CLI and the API take them (text, as typed): one parser for both.
+FILTER_OPTIONS = (
+    "since",
+    "until",
+    "window",
+    "event_level",
+    "where",
+    "variant",
+    "start_activity",
+    "end_activity",
+    "events",
+    "min_duration",
+    "max_duration",
+)
+
+
+def _time(text: str | None, flag: str) -> datetime | None:
+    if text is None or text == "":
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(
+            f"{flag} {text!r} is not a date or time", hint="use ISO 8601, e.g. 2024-03-01 or 2024-03-01T08:00+01:00"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def filters_from_options(
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    window: str = "contained",
+    event_level: bool = False,
+    where: list[str] | None = None,
+    variant: list[str] | None = None,
+    start_activity: list[str] | None = None,
+    end_activity: list[str] | None = None,
+    events: bool = False,
+    min_duration: str | None = None,
+    max_duration: str | None = None,
+) -> Filters | None:
+    """Filters from option values as typed (``--from 2024-03-01``, ``--where region=North``...);
+    None when nothing filters."""
+    if window not in ("contained", "intersecting", "started", "completed"):
+        raise FilterError(
+            f"--window {window!r} is not a window mode", hint="use contained, intersecting, started or completed"
+        )
+    attributes: dict[str, tuple[str, ...]] = {}
+    for item in where or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise FilterError(f"--where {item!r} is not KEY=VALUE", hint="e.g. --where region=North")
+        attributes[key] = (*attributes.get(key, ()), value)
+    filters = Filters(
+        start=_time(since, "--from"),
+        end=_time(until, "--to"),
+        window=window,  # type: ignore[arg-type]
+        event_level=event_level,
+        attributes=attributes,
+        variants=tuple(variant or ()),
+        start_activities=tuple(start_activity or ()),
+        end_activities=tuple(end_activity or ()),
+        min_duration=parse_duration(min_duration) if min_duration else None,
+        max_duration=parse_duration(max_duration) if max_duration else None,
+        events=events,
+    )
+    return None if filters.is_empty() else filters
+
+
+def filter_options(filters: Filters | None) -> dict[str, object]:
+    """The option values that rebuild ``filters`` (for sending them to the API); empty for none."""
+    if filters is None or filters.is_empty():
+        return {}
+    f = filters
+    out: dict[str, object] = {
+        "since": f.start.isoformat() if f.start else None,
+        "until": f.end.isoformat() if f.end else None,
+        "window": f.window if f.window != "contained" else None,
+        "event_level": f.event_level or None,
+        "where": [f"{k}={v}" for k, vs in f.attributes.items() for v in vs] or None,
+        "variant": list(f.variants) or None,
+        "start_activity": list(f.start_activities) or None,
+        "end_activity": list(f.end_activities) or None,
+        "events": f.events or None,
+        "min_duration": repr(f.min_duration) if f.min_duration is not None else None,
+        "max_duration": repr(f.max_duration) if f.max_duration is not None else None,
+    }
+    return {k: v for k, v in out.items() if v is not None}

@@ -53,7 +53,9 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def simplify(process_map: ProcessMap | dict[str, Any], *, activities: float = 1.0, paths: float = 1.0) -> dict[str, Any]:
+def simplify(
+    process_map: ProcessMap | dict[str, Any], *, activities: float = 1.0, paths: float = 1.0
+) -> dict[str, Any]:
     """The map with the least frequent activities and paths left out (see the module docs)."""
     for name, v in (("activities", activities), ("paths", paths)):
         if not 0 <= v <= 1:
@@ -90,16 +92,14 @@ def simplify(process_map: ProcessMap | dict[str, Any], *, activities: float = 1.
     }
 
 
-def to_dot(
-    process_map: ProcessMap | dict[str, Any], *, color: str = "frequency", title: str | None = None
-) -> str:
+def to_dot(process_map: ProcessMap | dict[str, Any], *, color: str = "frequency", title: str | None = None) -> str:
     """The DOT text for a (simplified) map."""
     if color not in ("frequency", "performance"):
         raise MapError(f"--color {color!r} is not a view", hint="use frequency or performance")
     nodes, edges = process_map["nodes"], process_map["edges"]
     max_events = max((n["events"] for n in nodes), default=1) or 1
     max_freq = max((e["frequency"] for e in edges), default=1) or 1
-    times = [math.log1p(e["mean_seconds"]) for e in edges if e.get("mean_seconds")]
+    times = [math.log1p(float(e["mean_seconds"] or 0)) for e in edges if e.get("mean_seconds")]
     lo_t, span_t = (min(times), (max(times) - min(times)) or 1.0) if times else (0.0, 1.0)
     lines = [
         "digraph map {",
@@ -170,7 +170,9 @@ def run_dot(dot: str) -> str:
     try:
         done = subprocess.run([exe, "-Tsvg"], input=dot.encode(), capture_output=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
-        raise MapError("Graphviz took more than 2 minutes to lay out the map", hint="simplify it: fewer paths") from None
+        raise MapError(
+            "Graphviz took more than 2 minutes to lay out the map", hint="simplify it: fewer paths"
+        ) from None
     if done.returncode != 0:
         raise MapError(f"Graphviz failed: {done.stderr.decode(errors='replace').strip()[:300]}")
     svg = done.stdout.decode()

@@ -1,7 +1,7 @@
 """The operating review: one self-contained HTML report (and PDF) for leaders.
 
-    from conveyor.review import write_review
-    write_review(ws, Path("review.html"), pdf=Path("review.pdf"))
+from conveyor.review import write_review
+write_review(ws, Path("review.html"), pdf=Path("review.pdf"))
 """
 
 from __future__ import annotations

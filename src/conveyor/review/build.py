@@ -86,22 +86,78 @@ def maturity(ws: Workspace, streams: list[dict[str, Any]], sections: list[dict[s
     total_e = sum(s["events"] for s in streams) or 1
     kpis = [k for sec in sections for k in sec["kpis"] if k["target"] is not None]
     on_track = [k for k in kpis if k["status"] in ("on_track", "at_risk")]
-    coverage = [k["value"] for sec in sections for k in sec["kpis"] if k["kind"] == "automation_coverage" and k["value"] is not None]
+    coverage = [
+        k["value"]
+        for sec in sections
+        for k in sec["kpis"]
+        if k["kind"] == "automation_coverage" and k["value"] is not None
+    ]
     checks = [
-        ("beginner", "event data from at least one value stream", bool(names), "ingest a stream: `conveyor ingest FILE --stream NAME`"),
-        ("beginner", "fewer than 1% of rows quarantined", total_q / total_e < 0.01, "fix the sources of the rows in `conveyor quarantine STREAM`"),
-        ("growing", "three or more value streams in one place", len(names) >= 3, "bring in order-to-cash, ticket-to-resolution and procure-to-pay"),
-        ("growing", "KPIs with targets for every stream", bool(names) and len(metrics) == len(names) and bool(kpis), "declare KPIs with targets in metrics/STREAM.yaml"),
-        ("growing", "cost settings for every stream", bool(names) and len(metrics) == len(names), "state hourly rates and handling times in metrics/STREAM.yaml (costs:)"),
-        ("growing", "conformance rules for at least one stream", bool(rules), "write the policy as rules/STREAM.yaml and run `conveyor conformance`"),
-        ("mature", "at least 70% of KPIs with a target on track or close", bool(kpis) and len(on_track) >= 0.7 * len(kpis), "work the off-track KPIs down, starting with the top opportunities"),
-        ("mature", "automations do at least 20% of the steps", bool(coverage) and max(coverage) >= 0.2, "automate the top-ranked steps, in shadow mode first"),
-        ("mature", "governed automations with audit and monitoring", (root / "automations").is_dir(), "declare automations with owners and success criteria (coming in conveyor)"),
+        (
+            "beginner",
+            "event data from at least one value stream",
+            bool(names),
+            "ingest a stream: `conveyor ingest FILE --stream NAME`",
+        ),
+        (
+            "beginner",
+            "fewer than 1% of rows quarantined",
+            total_q / total_e < 0.01,
+            "fix the sources of the rows in `conveyor quarantine STREAM`",
+        ),
+        (
+            "growing",
+            "three or more value streams in one place",
+            len(names) >= 3,
+            "bring in order-to-cash, ticket-to-resolution and procure-to-pay",
+        ),
+        (
+            "growing",
+            "KPIs with targets for every stream",
+            bool(names) and len(metrics) == len(names) and bool(kpis),
+            "declare KPIs with targets in metrics/STREAM.yaml",
+        ),
+        (
+            "growing",
+            "cost settings for every stream",
+            bool(names) and len(metrics) == len(names),
+            "state hourly rates and handling times in metrics/STREAM.yaml (costs:)",
+        ),
+        (
+            "growing",
+            "conformance rules for at least one stream",
+            bool(rules),
+            "write the policy as rules/STREAM.yaml and run `conveyor conformance`",
+        ),
+        (
+            "mature",
+            "at least 70% of KPIs with a target on track or close",
+            bool(kpis) and len(on_track) >= 0.7 * len(kpis),
+            "work the off-track KPIs down, starting with the top opportunities",
+        ),
+        (
+            "mature",
+            "automations do at least 20% of the steps",
+            bool(coverage) and max(coverage) >= 0.2,
+            "automate the top-ranked steps, in shadow mode first",
+        ),
+        (
+            "mature",
+            "governed automations with audit and monitoring",
+            (root / "automations").is_dir(),
+            "declare automations with owners and success criteria (coming in conveyor)",
+        ),
     ]
     met = {tier: all(ok for t, _, ok, _ in checks if t == tier) for tier in ("beginner", "growing", "mature")}
-    level = "mature" if met["beginner"] and met["growing"] and met["mature"] else "growing" if met["beginner"] and met["growing"] else "beginner"
+    level = (
+        "mature"
+        if met["beginner"] and met["growing"] and met["mature"]
+        else "growing"
+        if met["beginner"] and met["growing"]
+        else "beginner"
+    )
     nxt = {"beginner": "growing", "growing": "mature", "mature": None}[level]
-    todo = [hint for t, _, ok, hint in checks if not ok and (t == nxt or (t == level))]
+    todo = [hint for t, _, ok, hint in checks if not ok and t in (nxt, level)]
     return {
         "level": level,
         "next_level": nxt,
@@ -110,7 +166,9 @@ def maturity(ws: Workspace, streams: list[dict[str, Any]], sections: list[dict[s
     }
 
 
-def build_review(ws: Workspace, streams: list[str] | None = None, *, progress: Progress | None = None) -> dict[str, Any]:
+def build_review(
+    ws: Workspace, streams: list[str] | None = None, *, progress: Progress | None = None
+) -> dict[str, Any]:
     """The whole review: ``generated``, ``workspace``, ``streams`` (summary rows), ``sections``
     (one per stream), ``maturity`` and ``seconds`` (time to build)."""
     from conveyor import service

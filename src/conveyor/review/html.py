@@ -17,7 +17,13 @@ from conveyor.metrics.units import human, pct, show
 
 __all__ = ["ReportError", "chart_json", "environment", "plotly_js", "render_html", "write_pdf"]
 
-STATUS_LABEL = {"on_track": "on track", "at_risk": "at risk", "off_track": "off track", "no_target": "no target", "no_data": "no data"}
+STATUS_LABEL = {
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "no_target": "no target",
+    "no_data": "no data",
+}
 
 
 class ReportError(ConveyorError, RuntimeError):
@@ -40,25 +46,58 @@ def chart_json(kpi: dict[str, Any]) -> str:
     ys = [t["value"] / scale for t in pts]
     data: list[dict[str, Any]] = [
         {
-            "x": xs, "y": ys, "type": "scatter", "mode": "lines", "name": kpi["label"],
-            "line": {"color": "#2b4c7e", "width": 2}, "hovertemplate": "%{x}: %{y:.3~f} " + unit + "<extra></extra>",
+            "x": xs,
+            "y": ys,
+            "type": "scatter",
+            "mode": "lines",
+            "name": kpi["label"],
+            "line": {"color": "#2b4c7e", "width": 2},
+            "hovertemplate": "%{x}: %{y:.3~f} " + unit + "<extra></extra>",
         }
     ]
     partial = [(t["period"], t["value"] / scale) for t in pts if not t["full"]]
     if partial:
-        data.append({"x": [p for p, _ in partial], "y": [v for _, v in partial], "type": "scatter", "mode": "markers",
-                     "name": "partial period", "marker": {"color": "#bbbbbb", "size": 5}, "hoverinfo": "skip"})
+        data.append(
+            {
+                "x": [p for p, _ in partial],
+                "y": [v for _, v in partial],
+                "type": "scatter",
+                "mode": "markers",
+                "name": "partial period",
+                "marker": {"color": "#bbbbbb", "size": 5},
+                "hoverinfo": "skip",
+            }
+        )
     if kpi["target"] is not None and xs:
-        data.append({"x": [xs[0], xs[-1]], "y": [kpi["target"] / scale] * 2, "type": "scatter", "mode": "lines",
-                     "name": "target", "line": {"color": "#3c8d40", "dash": "dash", "width": 1.5}})
+        data.append(
+            {
+                "x": [xs[0], xs[-1]],
+                "y": [kpi["target"] / scale] * 2,
+                "type": "scatter",
+                "mode": "lines",
+                "name": "target",
+                "line": {"color": "#3c8d40", "dash": "dash", "width": 1.5},
+            }
+        )
     if kpi["anomalies"]:
-        data.append({"x": [a["period"] for a in kpi["anomalies"]], "y": [a["value"] / scale for a in kpi["anomalies"]],
-                     "type": "scatter", "mode": "markers", "name": "anomaly",
-                     "marker": {"color": "#c0392b", "size": 9, "symbol": "circle-open", "line": {"width": 2}}})
+        data.append(
+            {
+                "x": [a["period"] for a in kpi["anomalies"]],
+                "y": [a["value"] / scale for a in kpi["anomalies"]],
+                "type": "scatter",
+                "mode": "markers",
+                "name": "anomaly",
+                "marker": {"color": "#c0392b", "size": 9, "symbol": "circle-open", "line": {"width": 2}},
+            }
+        )
     layout = {
-        "height": 170, "margin": {"l": 44, "r": 8, "t": 6, "b": 26}, "showlegend": False,
-        "xaxis": {"type": "date", "tickfont": {"size": 9}}, "yaxis": {"title": {"text": unit, "font": {"size": 9}}, "tickfont": {"size": 9}, "rangemode": "tozero"},
-        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#fbfbfd",
+        "height": 170,
+        "margin": {"l": 44, "r": 8, "t": 6, "b": 26},
+        "showlegend": False,
+        "xaxis": {"type": "date", "tickfont": {"size": 9}},
+        "yaxis": {"title": {"text": unit, "font": {"size": 9}}, "tickfont": {"size": 9}, "rangemode": "tozero"},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "#fbfbfd",
     }
     return json.dumps({"data": data, "layout": layout}).replace("</", "<\\/")
 
@@ -115,8 +154,13 @@ def write_pdf(html_path: Path, pdf_path: Path) -> None:
     """Print the report to PDF with headless Chromium."""
     with tempfile.TemporaryDirectory(prefix="conveyor-chromium-") as profile:
         cmd = [
-            chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-            "--virtual-time-budget=10000", f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri(),
+            chromium(),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            "--virtual-time-budget=10000",
+            f"--print-to-pdf={pdf_path}",
+            html_path.resolve().as_uri(),
         ]
         done = subprocess.run(cmd, capture_output=True, timeout=180, check=False)
     if done.returncode != 0 or not pdf_path.is_file():

@@ -1,0 +1,250 @@
+"""The JSON API under ``/api/v1``: each route calls one service function (the CLI's) and answers
+exactly what the matching CLI command prints with ``--json``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from conveyor import service
+from conveyor.access import ROLES, create_token, list_tokens, revoke_token
+from conveyor.mining.filters import Filters, filters_from_options
+from conveyor.mining.results import to_json
+from conveyor.web.auth import Principal, require
+from conveyor.workspace import Workspace
+
+__all__ = ["FilterParams", "router", "session"]
+
+router = APIRouter(prefix="/api/v1")
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def session(request: Request) -> Iterator[Workspace]:
+    """The workspace on a connection of the request's own (closed when it is answered)."""
+    ws = request.app.state.ws.session()
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+WS = Annotated[Workspace, Depends(session)]
+
+
+def FilterParams(  # noqa: N802  (a dependency named like the thing it gives)
+    since: Annotated[str | None, Query(alias="from", description="Time window start (ISO 8601).")] = None,
+    until: Annotated[str | None, Query(alias="to", description="Time window end, exclusive.")] = None,
+    window: Annotated[str, Query(description="contained, intersecting, started or completed.")] = "contained",
+    event_level: Annotated[bool, Query(description="Trim events to the window.")] = False,
+    where: Annotated[list[str] | None, Query(description="Case attribute KEY=VALUE (repeat).")] = None,
+    variant: Annotated[list[str] | None, Query(description="Variant id (repeat).")] = None,
+    start_activity: Annotated[list[str] | None, Query()] = None,
+    end_activity: Annotated[list[str] | None, Query()] = None,
+    events: Annotated[bool, Query(description="Lifecycle events one by one, not activity instances.")] = False,
+    min_duration: Annotated[str | None, Query(description="e.g. 4h, 2d.")] = None,
+    max_duration: Annotated[str | None, Query()] = None,
+) -> Filters | None:
+    """The filters every analysis takes, from the query string (the CLI's filter options)."""
+    return filters_from_options(
+        since=since,
+        until=until,
+        window=window,
+        event_level=event_level,
+        where=where,
+        variant=variant,
+        start_activity=start_activity,
+        end_activity=end_activity,
+        events=events,
+        min_duration=min_duration,
+        max_duration=max_duration,
+    )
+
+
+F = Annotated[Filters | None, Depends(FilterParams)]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(content=to_json(data), media_type="application/json", status_code=status)
+
+
+@router.get("/streams", summary="Every stream with its size and time span")
+def streams(_: Viewer, ws: WS) -> Response:
+    return _json(service.streams(ws))
+
+
+@router.get("/streams/{stream}/map", summary="The process map: activities, directly-follows edges, starts and ends")
+def process_map(stream: str, _: Viewer, ws: WS, filters: F) -> Response:
+    return _json(service.process_map(ws, stream, filters=filters))
+
+
+@router.get("/streams/{stream}/variants", summary="Variants with case counts, share and throughput")
+def variants(stream: str, _: Viewer, ws: WS, filters: F, top: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    return _json(service.variants(ws, stream, top=top, filters=filters))
+
+
+@router.get("/streams/{stream}/durations", summary="Case throughput times and per-activity statistics")
+def durations(stream: str, _: Viewer, ws: WS, filters: F) -> Response:
+    return _json(service.durations(ws, stream, filters=filters))
+
+
+@router.get("/streams/{stream}/bottlenecks", summary="Where the waiting time goes")
+def bottlenecks(stream: str, _: Viewer, ws: WS, filters: F, top: Annotated[int, Query(ge=1)] = 10) -> Response:
+    return _json(service.bottlenecks(ws, stream, top=top, filters=filters))
+
+
+@router.get("/streams/{stream}/rework", summary="Activities repeated within cases")
+def rework(stream: str, _: Viewer, ws: WS, filters: F) -> Response:
+    return _json(service.rework(ws, stream, filters=filters))
+
+
+@router.get("/streams/{stream}/handoffs", summary="Resource-to-resource handovers and workload")
+def handoffs(stream: str, _: Viewer, ws: WS, filters: F, top: Annotated[int, Query(ge=1)] = 20) -> Response:
+    return _json(service.handoffs(ws, stream, top=top, filters=filters))
+
+
+@router.get("/streams/{stream}/conformance", summary="The stream checked against its rules (rules/STREAM.yaml)")
+def conformance(stream: str, _: Viewer, ws: WS, filters: F, rules: str | None = None) -> Response:
+    return _json(service.conformance(ws, stream, rules=rules, filters=filters))
+
+
+@router.get("/streams/{stream}/kpis", summary="KPIs against target, with trends, anomalies and alerts")
+def kpis(
+    stream: str,
+    _: Viewer,
+    ws: WS,
+    filters: F,
+    by: Annotated[str | None, Query(description="Segment by this case attribute.")] = None,
+    period: Literal["week", "month"] = "week",
+    kpi: Annotated[list[str] | None, Query(description="Only these KPIs.")] = None,
+) -> Response:
+    return _json(service.kpis(ws, stream, by=by, period=period, filters=filters, names=kpi))
+
+
+@router.get("/streams/{stream}/opportunities", summary="Steps ranked by what automating them would save a year")
+def opportunities(
+    stream: str, _: Viewer, ws: WS, filters: F, top: Annotated[int | None, Query(ge=1)] = None
+) -> Response:
+    return _json(service.opportunities(ws, stream, filters=filters, top=top))
+
+
+@router.get("/streams/{stream}/cases", summary="The cases behind a figure, longest first")
+def cases(
+    stream: str,
+    _: Viewer,
+    ws: WS,
+    filters: F,
+    activity: str | None = None,
+    source: str | None = None,
+    target: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+) -> Response:
+    return _json(
+        service.cases(ws, stream, filters=filters, activity=activity, source=source, target=target, limit=limit)
+    )
+
+
+@router.get("/streams/{stream}/cases/{case_id}", summary="One case's attributes and timeline")
+def case(stream: str, case_id: str, _: Viewer, ws: WS) -> Response:
+    return _json(service.case(ws, stream, case_id))
+
+
+@router.get("/streams/{stream}/quarantine", summary="Rows rejected by ingest, with their reasons")
+def quarantine(stream: str, _: Viewer, ws: WS, limit: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    return _json(service.quarantine(ws, stream, limit=limit))
+
+
+@router.get("/review", summary="The operating review as one self-contained HTML document", response_class=HTMLResponse)
+def review_html(_: Viewer, ws: WS, stream: Annotated[list[str] | None, Query()] = None) -> HTMLResponse:
+    from conveyor.review.build import build_review
+    from conveyor.review.html import render_html
+
+    return HTMLResponse(render_html(build_review(ws, stream or None)))
+
+
+class ReviewRequest(BaseModel):
+    out: str = Field(description="Where to write the HTML (a path on the server's machine).")
+    pdf: str | None = None
+    streams: list[str] | None = None
+
+
+@router.post("/review", summary="Write the review to a file on the server's machine (as `conveyor review`)")
+def review_write(body: ReviewRequest, _: Admin, ws: WS) -> Response:
+    return _json(service.review(ws, out=body.out, pdf=body.pdf, streams=body.streams))
+
+
+class ExportRequest(BaseModel):
+    out: str = Field(description="Output file on the server's machine: .csv, .csv.gz, .parquet, .xes or .xes.gz.")
+
+
+@router.post("/streams/{stream}/export", summary="Write a stream to a file (as `conveyor export`)")
+def export(stream: str, body: ExportRequest, _: Admin, ws: WS) -> Response:
+    return _json(service.export(ws, stream, out=body.out))
+
+
+class IngestRequest(BaseModel):
+    path: str = Field(description="The file to load, on the server's machine.")
+    case_id: str | None = None
+    activity: str | None = None
+    timestamp: str | None = None
+    resource: str | None = None
+    lifecycle: str | None = None
+    timestamp_format: str | None = None
+    timestamp_unit: str | None = None
+    timezone: str | None = None
+    dedupe: bool | None = None
+    strict: bool = False
+
+
+@router.post("/streams/{stream}/ingest", status_code=202, summary="Start loading a file into a stream; poll the job")
+def ingest(stream: str, body: IngestRequest, request: Request, _: Admin) -> Response:
+    root_ws = request.app.state.ws
+
+    def work(progress: Any) -> Any:
+        ws = root_ws.session()
+        try:
+            return service.ingest(ws, stream, progress=progress, **body.model_dump())
+        finally:
+            ws.close()
+
+    return _json(request.app.state.jobs.start("ingest", work), 202)
+
+
+@router.get("/jobs/{job_id}", summary="How a background job goes")
+def job(job_id: str, request: Request, _: Viewer) -> Response:
+    from fastapi import HTTPException
+
+    found = request.app.state.jobs.get(job_id)
+    if found is None:
+        raise HTTPException(404, f"no job {job_id!r}")
+    return _json(found)
+
+
+@router.get("/jobs", summary="Every background job of this server")
+def jobs(request: Request, _: Viewer) -> Response:
+    return _json(request.app.state.jobs.all())
+
+
+class TokenRequest(BaseModel):
+    role: Literal["viewer", "reviewer", "admin"] = Field(description=f"One of {', '.join(ROLES)}.")
+    name: str | None = None
+
+
+@router.get("/tokens", summary="Tokens (never their secrets)")
+def tokens(request: Request, _: Admin) -> Response:
+    return _json(list_tokens(request.app.state.state))
+
+
+@router.post("/tokens", status_code=201, summary="Create a token; its secret is shown once")
+def token_create(request: Request, _: Admin, body: Annotated[TokenRequest, Body()]) -> Response:
+    token, info = create_token(request.app.state.state, role=body.role, name=body.name)
+    return _json({**info, "token": token}, 201)
+
+
+@router.delete("/tokens/{token_id}", summary="Revoke a token")
+def token_revoke(token_id: str, request: Request, _: Admin) -> Response:
+    return _json(revoke_token(request.app.state.state, token_id))

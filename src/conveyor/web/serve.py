@@ -1,0 +1,45 @@
+"""Run the server: own the workspace, tell the CLI where it is, print the login link, serve."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["run_server"]
+
+
+def run_server(workspace: str | None, sock: socket.socket, *, announce: Callable[[dict[str, Any]], None]) -> None:
+    """Serve the workspace on the bound socket until interrupted; clean up after."""
+    import uvicorn
+
+    from conveyor.access import create_login_code, create_token, revoke_token
+    from conveyor.state import StateStore
+    from conveyor.web.app import create_app, server_file, write_server_file
+    from conveyor.workspace import open_workspace
+
+    host, port = sock.getsockname()[:2]
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    with open_workspace(workspace) as ws:
+        with StateStore(ws.root) as state:
+            token, info = create_token(state, role="admin", name="conveyor CLI (while the server runs)")
+            code = create_login_code(state)
+        write_server_file(ws.root, url=url, token=token)
+        app = create_app(ws)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+        server = uvicorn.Server(config)
+        announce({"url": url, "login_url": f"{url}/login?code={code}", "workspace": str(ws.root), "pid": _pid()})
+        try:
+            server.run(sockets=[sock])
+        finally:
+            with contextlib.suppress(OSError):
+                server_file(ws.root).unlink()
+            with StateStore(ws.root) as state, contextlib.suppress(Exception):
+                revoke_token(state, info["id"])
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
