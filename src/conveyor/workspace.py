@@ -122,12 +122,23 @@ def open_workspace(path: str | Path | None = None, *, read_only: bool = False, e
         )
     settings = load_settings(root)
     store_path = root / settings.store.path
-    store = Store(
-        store_path,
-        threads=settings.store.threads,
-        memory_limit=settings.store.memory_limit,
-        read_only=read_only and store_path.exists(),
-    )
+    try:
+        store = Store(
+            store_path,
+            threads=settings.store.threads,
+            memory_limit=settings.store.memory_limit,
+            read_only=read_only and store_path.exists(),
+        )
+    except WorkspaceError as exc:
+        from conveyor.state import SERVER_FILE
+
+        if (root / SERVER_FILE).is_file():
+            raise WorkspaceError(
+                f"`conveyor serve` owns this workspace's store ({root}); this command cannot go through it",
+                path=str(root),
+                hint="stop the server (Ctrl-C where it runs), run the command, then start the server again",
+            ) from exc
+        raise
     name = engine or settings.store.engine
     if name not in ENGINES:
         store.close()

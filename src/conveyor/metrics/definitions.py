@@ -241,11 +241,15 @@ KpiDef = Annotated[
 _KPIS: TypeAdapter[list[KpiDef]] = TypeAdapter(list[KpiDef])
 
 
+def _default_costs() -> Costs:
+    return Costs()
+
+
 class StreamMetrics(BaseModel):
     """One stream's KPI definitions and cost settings."""
 
     model_config = ConfigDict(extra="forbid")
-    costs: Costs = Field(default_factory=lambda: Costs())
+    costs: Costs = Field(default_factory=_default_costs)
     include_defaults: bool = True
     kpis: list[KpiDef] = Field(default_factory=list)
 

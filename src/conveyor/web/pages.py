@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from conveyor import service
-from conveyor.access import check_token, create_session, redeem_login_code
+from conveyor.access import check_session, check_token, create_session, redeem_login_code
 from conveyor.mining.filters import Filters
 from conveyor.review.html import environment
 from conveyor.web.api import WS, FilterParams
@@ -81,7 +81,18 @@ def login(request: Request, code: str | None = None, next: str = "/") -> Respons
         if role is None:
             return login_page(request, message="This login link was already used or has expired: log in with a token.")
         return _logged_in(request, create_session(request.app.state.state, role=role, token_id=None), next)
+    if _already_in(request):
+        return RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/", status_code=303)
     return login_page(request)
+
+
+def _already_in(request: Request) -> bool:
+    """Whether the request already carries valid credentials (then the login page moves on)."""
+    state = request.app.state.state
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and check_token(state, auth[7:].strip()):
+        return True
+    return bool(request.cookies.get(COOKIE)) and check_session(state, request.cookies[COOKIE]) is not None
 
 
 def _logged_in(request: Request, secret: str, next_url: str) -> Response:
