@@ -89,7 +89,7 @@ NEXT_STEPS = Query(
     )
     SELECT f.case_idx, a.name AS activity, coalesce(n.name, '(end)') AS next_activity
     FROM firsts f JOIN {s}.activities a ON a.code = f.activity LEFT JOIN {s}.activities n ON n.code = f.next_activity
-    WHERE f.k = 1""",
+    WHERE f.k = 1 ORDER BY f.case_idx, a.name""",
 )
 
 SEGMENT_WAITS = Query(
