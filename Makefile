@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark bench-explore bench-append bench-scale clean
+.PHONY: help install system-deps install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark bench-explore bench-append bench-scale bench-review clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,7 +75,7 @@ bench-env: ## A separate environment with PM4Py and its own default dependencies
 	@test -x .venv-pm4py/bin/python || $(PY) -m venv .venv-pm4py
 	.venv-pm4py/bin/python -m pip install --quiet --disable-pip-version-check pm4py==2.7.23.11 rustxes==0.2.11 psutil
 
-bench: bench-ingest bench-mining bench-explore bench-append bench-scale ## Run every benchmark and record bench/RESULTS.md
+bench: bench-ingest bench-mining bench-explore bench-append bench-scale bench-review ## Run every benchmark and record bench/RESULTS.md
 
 bench-ingest: install bench-env ## Ingest speed and memory against PM4Py's readers (10M events)
 	$(BIN)/python bench/ingest.py --reference-python .venv-pm4py/bin/python
@@ -94,6 +94,9 @@ bench-append: install ## Append 1,000 events to a 10M-event stream
 
 bench-scale: install ## Bottlenecks, rework and filtered maps on 100M events (conveyor alone)
 	$(BIN)/python bench/scale.py --events 100000000
+
+bench-review: install ## Time to write the review (demo, bpic2012) and page load times of the dashboard
+	$(BIN)/python bench/review.py
 
 bench-huge: install ## conveyor alone on 100M generated events
 	$(BIN)/python bench/mining.py --sizes '' --no-bpic --huge 100000000

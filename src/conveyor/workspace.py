@@ -106,8 +106,27 @@ def init_workspace(path: str | Path | None = None) -> Path:
     if not config.exists():
         config.write_text(default_toml(), encoding="utf-8")
     settings = load_settings(root)
-    Store(root / settings.store.path).close()
+    try:
+        Store(root / settings.store.path).close()
+    except WorkspaceError as exc:
+        served = _served(root)
+        if served is None:
+            raise
+        raise served from exc
     return root
+
+
+def _served(root: Path) -> WorkspaceError | None:
+    """The error to give when a running `conveyor serve` holds the store, else None."""
+    from conveyor.state import SERVER_FILE
+
+    if not (root / SERVER_FILE).is_file():
+        return None
+    return WorkspaceError(
+        f"`conveyor serve` owns this workspace's store ({root}); this command cannot go through it",
+        path=str(root),
+        hint="stop the server (Ctrl-C where it runs), run the command, then start the server again",
+    )
 
 
 def open_workspace(path: str | Path | None = None, *, read_only: bool = False, engine: str | None = None) -> Workspace:
@@ -130,15 +149,10 @@ def open_workspace(path: str | Path | None = None, *, read_only: bool = False, e
             read_only=read_only and store_path.exists(),
         )
     except WorkspaceError as exc:
-        from conveyor.state import SERVER_FILE
-
-        if (root / SERVER_FILE).is_file():
-            raise WorkspaceError(
-                f"`conveyor serve` owns this workspace's store ({root}); this command cannot go through it",
-                path=str(root),
-                hint="stop the server (Ctrl-C where it runs), run the command, then start the server again",
-            ) from exc
-        raise
+        served = _served(root)
+        if served is None:
+            raise
+        raise served from exc
     name = engine or settings.store.engine
     if name not in ENGINES:
         store.close()

@@ -9,9 +9,10 @@ import sqlglot
 
 from conveyor.data.sql import REGISTRY, transpile
 from conveyor.data.summaries import unfiltered_scope
+from conveyor.metrics import QUERY_MODULES as METRICS_QUERY_MODULES
 from conveyor.mining import QUERY_MODULES
 
-for _module in QUERY_MODULES:  # importing a module registers its queries
+for _module in [*QUERY_MODULES, *METRICS_QUERY_MODULES]:  # importing a module registers its queries
     importlib.import_module(_module)
 
 PARTS = {
@@ -22,6 +23,14 @@ PARTS = {
     "buckets": "count(*) FILTER (WHERE duration_seconds < 3600) AS b0",
     "violations": "SELECT case_idx FROM fe WHERE activity = 1",
     "ev": "s.events",
+    # KPIs: a case-value relation, its aggregate and the period; opportunities and drill-down
+    "values": "cv AS (SELECT fc.last_ts AS anchor, 1.0 AS v, CAST(NULL AS VARCHAR) AS seg FROM fc)",
+    "agg": "avg(v)",
+    "period": "week",
+    "seg": "CAST(NULL AS VARCHAR)",
+    "seg_join": "",
+    "picked": "SELECT case_idx FROM fc",
+    "attr": "region",
 }
 
 

@@ -240,3 +240,24 @@ def test_quotes_backslashes_and_unicode(engines: tuple[Store, SparkStore]) -> No
             spark.require_stream(bad)
         with pytest.raises(ConveyorError, match="no stream named"):
             process_map(store, bad)
+
+
+def test_kpis_and_opportunities(engines: tuple[Store, SparkStore]) -> None:
+    """The operating review's numbers are the same on both engines (demo definitions and defaults)."""
+    from conveyor.demo.metrics import DEMO_METRICS
+    from conveyor.metrics import compute_kpis, parse_metrics
+    from conveyor.metrics.opportunities import rank_opportunities
+
+    store, spark = engines
+    root = Path(store.path).parent
+    for stream in ("procure-to-pay", "ticket-to-resolution", "lifecycle"):
+        path = root / "metrics" / f"{stream}.yaml"
+        metrics = parse_metrics(path) if stream in DEMO_METRICS else None
+        by = {"ticket-to-resolution": "queue", "lifecycle": "tier"}.get(stream)
+        duck, other = (compute_kpis(e, stream, metrics=metrics, by=by, period="month") for e in (store, spark))
+        same(other, duck, f"kpis {stream}")
+    for stream in ("procure-to-pay", "ticket-to-resolution"):
+        costs = parse_metrics(root / "metrics" / f"{stream}.yaml").costs
+        duck = rank_opportunities(store, stream, costs=costs)
+        other = rank_opportunities(spark, stream, costs=costs)
+        same(other, duck, f"opportunities {stream}")

@@ -52,9 +52,12 @@ def test_the_repack_loop_is_the_rework_to_fix(ranked: dict[str, Any]) -> None:
     assert rework[0]["rank"] <= 10
 
 
-def test_billing_queue_tops_tickets(ranked: dict[str, Any]) -> None:
-    first = ranked["ticket-to-resolution"][0]
+def test_billing_queue_is_the_wait_to_fix_in_tickets(ranked: dict[str, Any]) -> None:
+    rows = ranked["ticket-to-resolution"]
+    waits = [r for r in rows if r["kind"] == "hand-over"]
+    first = waits[0]
     assert first["step"] == "Assign to Queue → Start Work"
+    assert first["rank"] <= 3, _top(rows, 5)
     assert any("queue is Billing" in s for s in first["reasons"]), first["reasons"]
 
 

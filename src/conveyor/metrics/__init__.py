@@ -9,7 +9,11 @@ from __future__ import annotations
 from conveyor.metrics.definitions import Costs, MetricsError, StreamMetrics, default_kpis, load_metrics, parse_metrics
 from conveyor.metrics.kpis import compute_kpis
 
+#: The modules holding query definitions (the portability test imports them all).
+QUERY_MODULES = ["conveyor.metrics.kpis", "conveyor.metrics.opportunities"]
+
 __all__ = [
+    "QUERY_MODULES",
     "Costs",
     "MetricsError",
     "StreamMetrics",

@@ -85,8 +85,8 @@ BACKLOG = Query(
 # last case start (after it, only the slow cases are still running).
 SPAN = Query(
     "kpis.span",
-    """WITH {scope} SELECT min(first_ts) + to_microseconds(CAST(coalesce(median(duration_seconds), 0) * 1e6 AS BIGINT))
-       AS first_ts, max(first_ts) AS last_ts FROM fc""",
+    """WITH {scope} SELECT min(first_ts) AS first_ts, max(first_ts) AS last_ts,
+       median(duration_seconds) AS median_seconds FROM fc""",
 )
 #: Anomalies older than this many full periods are history: kept in ``anomalies``, not alerted.
 RECENT = 8
@@ -182,10 +182,10 @@ def step_cost_sql(costs: Costs, info: StreamInfo) -> str:
     )
     # people outside the company and automations cost no staff time
     rates += "".join(
-        f" WHEN {code} THEN 0.0" for code in free if code not in {info.resources.get(r) for r in costs.hourly_rates}
+        f" WHEN {code} THEN 0e0" for code in free if code not in {info.resources.get(r) for r in costs.hourly_rates}
     )
     rate = f"CASE fe.resource{rates} ELSE {costs.hourly_rate!r} END" if rates else repr(costs.hourly_rate)
-    fixed_sql = f"CASE fe.activity{fixed} ELSE 0.0 END" if fixed else "0.0"
+    fixed_sql = f"CASE fe.activity{fixed} ELSE 0e0 END" if fixed else "0e0"
     return f"({fixed_sql} + {rate} * {_service_seconds(costs, info)} / 3600.0)"
 
 
@@ -225,7 +225,7 @@ def _case_values(k: KpiDef, info: StreamInfo, costs: Costs) -> tuple[str, str]:
         return _on_time(k, info, where), "avg(v)"
     if isinstance(k, FirstTimeRight | ReworkRate):
         only = f" WHERE activity IN ({_codes(info, k.activities, where)})" if k.activities else ""
-        good, bad = ("1.0", "0.0") if isinstance(k, FirstTimeRight) else ("0.0", "1.0")
+        good, bad = ("1e0", "0e0") if isinstance(k, FirstTimeRight) else ("0e0", "1e0")
         return (
             f"rep AS (SELECT case_idx, max(n) AS most FROM (SELECT case_idx, activity, count(*) AS n FROM fe{only} "
             f"GROUP BY case_idx, activity) x GROUP BY case_idx), "
@@ -236,26 +236,26 @@ def _case_values(k: KpiDef, info: StreamInfo, costs: Costs) -> tuple[str, str]:
     if isinstance(k, ExceptionRate):
         return (
             f"hit AS (SELECT DISTINCT case_idx FROM fe WHERE activity IN ({_codes(info, k.activities, where)})), "
-            "cv0 AS (SELECT fc.case_idx, fc.last_ts AS anchor, CASE WHEN hit.case_idx IS NULL THEN 0.0 ELSE 1.0 END "
+            "cv0 AS (SELECT fc.case_idx, fc.last_ts AS anchor, CASE WHEN hit.case_idx IS NULL THEN 0e0 ELSE 1e0 END "
             "AS v FROM fc LEFT JOIN hit USING (case_idx))",
             "avg(v)",
         )
     if isinstance(k, CostPerCase):
         return (
             f"cost AS (SELECT case_idx, sum({step_cost_sql(costs, info)}) AS c FROM fe GROUP BY case_idx), "
-            "cv0 AS (SELECT fc.case_idx, fc.last_ts AS anchor, coalesce(cost.c, 0.0) AS v "
+            "cv0 AS (SELECT fc.case_idx, fc.last_ts AS anchor, coalesce(cost.c, 0e0) AS v "
             "FROM fc LEFT JOIN cost USING (case_idx))",
             "avg(v)",
         )
     if isinstance(k, AutomationCoverage):
         codes = ", ".join(map(str, info.matching_resources(k.resources or costs.automation_resources))) or "NULL"
         return (
-            f"cv0 AS (SELECT fe.case_idx, fe.ts AS anchor, CASE WHEN fe.resource IN ({codes}) THEN 1.0 ELSE 0.0 END "
+            f"cv0 AS (SELECT fe.case_idx, fe.ts AS anchor, CASE WHEN fe.resource IN ({codes}) THEN 1e0 ELSE 0e0 END "
             "AS v FROM fe)",
             "avg(v)",
         )
     assert isinstance(k, Throughput)
-    return "cv0 AS (SELECT case_idx, last_ts AS anchor, 1.0 AS v FROM fc)", "count(*)"
+    return "cv0 AS (SELECT case_idx, last_ts AS anchor, 1e0 AS v FROM fc)", "count(*)"
 
 
 def _on_time(k: OnTimeRate, info: StreamInfo, where: str) -> str:
@@ -276,7 +276,7 @@ def _on_time(k: OnTimeRate, info: StreamInfo, where: str) -> str:
         due = f"epoch_us(fc.first_ts) + CASE CAST(c.{attr} AS VARCHAR){whens} END"
     return (
         f"{ends}cv0 AS (SELECT fc.case_idx, {end} AS anchor, "
-        f"CASE WHEN epoch_us({end}) <= {due} THEN 1.0 ELSE 0.0 END AS v, {due} AS due "
+        f"CASE WHEN epoch_us({end}) <= {due} THEN 1e0 ELSE 0e0 END AS v, {due} AS due "
         f"FROM fc JOIN {{s}}.cases c USING (case_idx){join})"
     )
 
@@ -330,10 +330,11 @@ def compute_kpis(
         info.attribute(by, "--by")
     scope = scope_for(engine, stream, filters)
     span_row = engine.run(SPAN, params=scope.params, **scope.parts())[0]
-    if span_row["first_ts"] is None or span_row["first_ts"] >= span_row["last_ts"]:
-        span = None
-    else:
-        span = (span_row["first_ts"], span_row["last_ts"])
+    span = None
+    if span_row["first_ts"] is not None:
+        begin = span_row["first_ts"] + timedelta(seconds=float(span_row["median_seconds"] or 0))
+        if begin < span_row["last_ts"]:
+            span = (begin, span_row["last_ts"])
     kpis = metrics.all_kpis()
     if names:
         unknown = [n for n in names if n not in {k.name for k in kpis}]

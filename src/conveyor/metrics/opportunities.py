@@ -70,13 +70,18 @@ SPAN_DAYS = Query(
 # Per activity: cases reaching it, and the median throughput of cases that do and do not.
 EXCEPTIONS = Query(
     "opportunities.exceptions",
-    """WITH {scope}, hit AS (SELECT DISTINCT case_idx, activity FROM fe)
-    SELECT a.name AS activity, count(*) AS cases,
-           median(fc.duration_seconds) AS median_with,
-           (SELECT median(duration_seconds) FROM fc WHERE case_idx NOT IN
-               (SELECT case_idx FROM hit h2 WHERE h2.activity = hit.activity)) AS median_without
-    FROM hit JOIN fc USING (case_idx) JOIN {s}.activities a ON a.code = hit.activity
-    GROUP BY a.name, hit.activity""",
+    """WITH {scope}, hit AS (SELECT DISTINCT case_idx, activity FROM fe),
+    w AS (
+        SELECT hit.activity, count(*) AS cases, median(fc.duration_seconds) AS median_with
+        FROM hit JOIN fc ON fc.case_idx = hit.case_idx GROUP BY hit.activity
+    ), wo AS (
+        SELECT acts.activity, median(fc.duration_seconds) AS median_without
+        FROM (SELECT DISTINCT activity FROM hit) acts CROSS JOIN fc
+        LEFT JOIN hit h ON h.activity = acts.activity AND h.case_idx = fc.case_idx
+        WHERE h.case_idx IS NULL GROUP BY acts.activity
+    )
+    SELECT a.name AS activity, w.cases, w.median_with, wo.median_without
+    FROM w JOIN {s}.activities a ON a.code = w.activity LEFT JOIN wo ON wo.activity = w.activity""",
 )
 
 # What follows the first occurrence of each activity in each case, with the case's attributes.
@@ -261,7 +266,7 @@ def _concentrations(engine: Engine, scope: Any, info: Any) -> dict[tuple[str, st
     """Per hand-over, a sentence when one segment of a case attribute waits far longer than the rest."""
     out: dict[tuple[str, str], tuple[float, str]] = {}
     for attr, t in info.attributes.items():
-        if "VARCHAR" not in t.upper() and "BOOL" not in t.upper():
+        if not any(x in t.upper() for x in ("VARCHAR", "STRING", "BOOL")):  # text or flags, on any engine
             continue
         distinct = engine.records(f"SELECT count(DISTINCT {quote(attr)}) AS n FROM {scope.s}.cases")[0]["n"]
         if not 2 <= distinct <= 12:

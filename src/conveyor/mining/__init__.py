@@ -47,6 +47,7 @@ QUERY_MODULES = [
     "conveyor.data.layout",
     "conveyor.data.summaries",
     "conveyor.mining.bottlenecks",
+    "conveyor.mining.cases",
     "conveyor.mining.conformance",
     "conveyor.mining.dfg",
     "conveyor.mining.durations",
