@@ -65,7 +65,7 @@ def _stream_names(ws: Any) -> list[str]:
 def _cached(request: Request, ws: Any, op: str, stream: str, **kwargs: Any) -> Any:
     """A service result, kept while the stream's data does not change (opportunities take seconds)."""
     info = next((s for s in service.streams(ws) if s["name"] == stream), None)
-    key = (op, stream, repr(sorted(kwargs.items())), info and (info["events"], info["last"]))
+    key = (op, stream, repr(sorted(kwargs.items())), info and (info["events"], info["last"]), _metrics_version(ws.root))
     cache = request.app.state.cache
     if key not in cache:
         if len(cache) > 256:
@@ -212,10 +212,22 @@ def case_page(request: Request, stream: str, case_id: str, who: Viewer, ws: WS) 
 
 @router.get("/review", response_class=HTMLResponse, summary="The operating review, as the report file shows it")
 def review_page(request: Request, _: Viewer, ws: WS) -> HTMLResponse:
+    """The review, rebuilt when a stream's data or a definition file changes."""
     from conveyor.review.build import build_review
     from conveyor.review.html import render_html
 
-    return HTMLResponse(render_html(build_review(ws)))
+    version = tuple((s["name"], s["events"], s["last"]) for s in service.streams(ws))
+    cache = request.app.state.cache
+    key = ("review", version, _metrics_version(ws.root))
+    if key not in cache:
+        cache[key] = render_html(build_review(ws))
+    return HTMLResponse(cache[key])
+
+
+def _metrics_version(root: Path) -> tuple[tuple[str, float], ...]:
+    """When the KPI definitions or rules last changed (a cached review is stale after an edit)."""
+    files = [*(root / "metrics").glob("*.yaml"), *(root / "rules").glob("*.yaml")]
+    return tuple(sorted((f.name, f.stat().st_mtime) for f in files))
 
 
 @router.get("/static/plotly.min.js", summary="Plotly's JavaScript (served locally: pages need no network)")
