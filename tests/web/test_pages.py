@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conveyor.review.html import CHROMIUM_FLAGS
 from tests.conftest import need, skip_or_fail
 from tests.web.conftest import Server, cli_json
 
@@ -21,16 +22,7 @@ from tests.web.conftest import Server, cli_json
 pytestmark = pytest.mark.xdist_group("web")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+FLAGS = [f for f in CHROMIUM_FLAGS if f != "--headless"]  # the flags the PDF printer uses (no network)
 
 
 class Watch:
@@ -135,6 +127,13 @@ def test_a_filter_changes_the_numbers(browser: Any, server: Server) -> None:
     page.wait_for_url(re.compile(r"where=region%3DNorth"))
     after = _number(page.inner_text("#scope-summary"))
     assert 0 < after < before
+    page.select_option("#where", "")  # the form's empty choices filter nothing
+    page.click("#apply")
+    page.wait_for_load_state("load")
+    assert _number(page.inner_text("#scope-summary")) == before
+    page.select_option("#where", "region=North")
+    page.click("#apply")
+    page.wait_for_url(re.compile(r"where=region%3DNorth"))
     # the map sliders re-draw it with fewer paths
     edges_before = page.locator("#map svg g.edge").count()
     page.locator("#paths").fill("0")

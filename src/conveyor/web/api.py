@@ -50,18 +50,23 @@ def FilterParams(  # noqa: N802  (a dependency named like the thing it gives)
     max_duration: Annotated[str | None, Query()] = None,
 ) -> Filters | None:
     """The filters every analysis takes, from the query string (the CLI's filter options)."""
+
+    def given(values: list[str] | None) -> list[str] | None:
+        """A form's empty choice ("(all cases)") filters nothing."""
+        return [v for v in values if v] if values else None
+
     return filters_from_options(
-        since=since,
-        until=until,
+        since=since or None,
+        until=until or None,
         window=window,
         event_level=event_level,
-        where=where,
-        variant=variant,
-        start_activity=start_activity,
-        end_activity=end_activity,
+        where=given(where),
+        variant=given(variant),
+        start_activity=given(start_activity),
+        end_activity=given(end_activity),
         events=events,
-        min_duration=min_duration,
-        max_duration=max_duration,
+        min_duration=min_duration or None,
+        max_duration=max_duration or None,
     )
 
 

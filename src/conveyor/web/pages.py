@@ -166,6 +166,7 @@ def stream_page(
             paths=paths,
         ),
         "n_nodes": len(pmap["nodes"]),
+        "activity_names": sorted(n["activity"] for n in service.process_map(ws, stream)["nodes"]),
         "n_edges": len(pmap["edges"]),
         "durations": service.durations(ws, stream, filters=filters),
         "bottlenecks": service.bottlenecks(ws, stream, top=8, filters=filters),
