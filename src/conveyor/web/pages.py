@@ -146,8 +146,9 @@ def stream_page(
     from conveyor.mining.svg import render_svg
 
     by = by or None
-    kpis = service.kpis(ws, stream, by=by, period=period if period in ("week", "month") else "week", filters=filters)  # type: ignore[arg-type]
-    pmap = service.process_map(ws, stream, filters=filters)
+    period = period if period in ("week", "month") else "week"
+    kpis = _cached(request, ws, "kpis", stream, by=by, period=period, filters=filters)
+    pmap = _cached(request, ws, "process_map", stream, filters=filters)
     info = stream_info(ws.engine, stream)
     context = {
         "who": who,
@@ -166,13 +167,13 @@ def stream_page(
             paths=paths,
         ),
         "n_nodes": len(pmap["nodes"]),
-        "activity_names": sorted(n["activity"] for n in service.process_map(ws, stream)["nodes"]),
+        "activity_names": sorted(n["activity"] for n in _cached(request, ws, "process_map", stream)["nodes"]),
         "n_edges": len(pmap["edges"]),
-        "durations": service.durations(ws, stream, filters=filters),
-        "bottlenecks": service.bottlenecks(ws, stream, top=8, filters=filters),
+        "durations": _cached(request, ws, "durations", stream, filters=filters),
+        "bottlenecks": _cached(request, ws, "bottlenecks", stream, top=8, filters=filters),
         "opportunities": _cached(request, ws, "opportunities", stream, top=8, filters=filters),
         "attributes": list(info.attributes),
-        "segment_values": service.segment_values(ws, stream),
+        "segment_values": _cached(request, ws, "segment_values", stream),
         "q": request.query_params,
         "query": lambda **more: _query(request, **more),
     }
