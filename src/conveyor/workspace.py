@@ -15,7 +15,14 @@ from conveyor.errors import ConfigError, WorkspaceError
 if TYPE_CHECKING:
     from conveyor.data.spark import SparkStore
 
-__all__ = ["ENV_WORKSPACE", "Workspace", "init_workspace", "open_workspace", "resolve_workspace_dir"]
+__all__ = [
+    "ENV_WORKSPACE",
+    "Workspace",
+    "init_workspace",
+    "open_workspace",
+    "resolve_workspace_dir",
+    "workspace_root",
+]
 
 ENV_WORKSPACE = "CONVEYOR_WORKSPACE"
 
@@ -129,9 +136,8 @@ def _served(root: Path) -> WorkspaceError | None:
     )
 
 
-def open_workspace(path: str | Path | None = None, *, read_only: bool = False, engine: str | None = None) -> Workspace:
-    """Open the workspace at ``path`` (see :func:`resolve_workspace_dir`); ``engine`` overrides
-    the workspace's ``store.engine`` setting."""
+def workspace_root(path: str | Path | None = None) -> Path:
+    """The folder of an existing workspace (see :func:`resolve_workspace_dir`), or WorkspaceError."""
     root = resolve_workspace_dir(path)
     if not (root / CONFIG_FILE).is_file():
         raise WorkspaceError(
@@ -139,6 +145,13 @@ def open_workspace(path: str | Path | None = None, *, read_only: bool = False, e
             path=str(root),
             hint=f"run `conveyor init DIR` (or `conveyor demo DIR`), then pass --workspace DIR or set {ENV_WORKSPACE}",
         )
+    return root
+
+
+def open_workspace(path: str | Path | None = None, *, read_only: bool = False, engine: str | None = None) -> Workspace:
+    """Open the workspace at ``path`` (see :func:`resolve_workspace_dir`); ``engine`` overrides
+    the workspace's ``store.engine`` setting."""
+    root = workspace_root(path)
     settings = load_settings(root)
     store_path = root / settings.store.path
     try:

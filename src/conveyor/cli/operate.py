@@ -172,19 +172,10 @@ app.add_typer(token_app, name="token")
 
 def _state(workspace: str | None) -> Any:
     """The workspace's operational state (SQLite: usable while a server runs)."""
-    from conveyor.config import CONFIG_FILE
-    from conveyor.errors import WorkspaceError
     from conveyor.state import StateStore
-    from conveyor.workspace import resolve_workspace_dir
+    from conveyor.workspace import workspace_root
 
-    root = resolve_workspace_dir(workspace)
-    if not (root / CONFIG_FILE).is_file():
-        raise WorkspaceError(
-            f"{root} is not a conveyor workspace (it has no {CONFIG_FILE})",
-            path=str(root),
-            hint="pass --workspace DIR or set CONVEYOR_WORKSPACE",
-        )
-    return StateStore(root)
+    return StateStore(workspace_root(workspace))
 
 
 def _has_server(workspace: str | None) -> bool:

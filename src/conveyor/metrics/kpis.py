@@ -365,16 +365,23 @@ def _one(
     span: tuple[datetime, datetime] | None,
 ) -> dict[str, Any]:
     seg = f"CAST(c.{quote(by)} AS VARCHAR)" if by else "CAST(NULL AS VARCHAR)"
-    seg_join = f"JOIN {scope.s}.cases c USING (case_idx)" if by else ""
+
+    def seg_join(rel: str) -> str:
+        """The segment attribute's case row for each row of ``rel`` (nothing without ``by``)."""
+        return f"JOIN {scope.s}.cases c ON c.case_idx = {rel}.case_idx" if by else ""
+
     if k.kind == "backlog":
-        rows = engine.run(BACKLOG, params=scope.params, **scope.parts(period=period, seg=seg, seg_join=seg_join))
+        rows = engine.run(BACKLOG, params=scope.params, **scope.parts(period=period, seg=seg, seg_join=seg_join("fc")))
         groups = _backlog_groups(rows)
     else:
         values, agg = _case_values(k, info, costs)
         values = values.replace("{s}", scope.s)
-        cv = f"{values}, cv AS (SELECT cv0.anchor, cv0.v, {seg} AS seg FROM cv0 {seg_join.replace('USING (case_idx)', 'ON c.case_idx = cv0.case_idx')} WHERE cv0.v IS NOT NULL AND cv0.anchor IS NOT NULL)"
-        if k.kind == "cycle_time":
-            cv = cv.replace("WHERE cv0.v IS NOT NULL", "WHERE cv0.v >= 0")
+        # a negative cycle time is a case whose `to` came first: it has no value
+        valid = "cv0.v >= 0" if k.kind == "cycle_time" else "cv0.v IS NOT NULL"
+        cv = (
+            f"{values}, cv AS (SELECT cv0.anchor, cv0.v, {seg} AS seg FROM cv0 {seg_join('cv0')} "
+            f"WHERE {valid} AND cv0.anchor IS NOT NULL)"
+        )
         rows = engine.run(KPI_GROUPS, params=scope.params, **scope.parts(values=cv, agg=agg, period=period))
         groups = _groups(rows)
     out: dict[str, Any] = {

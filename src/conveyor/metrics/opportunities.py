@@ -142,7 +142,19 @@ def _predictability(features: Any, target: list[str]) -> _Model | None:
     return _Model(acc, float(counts.max() / counts.sum()), [str(d) for d in drivers], len(y))
 
 
-def _case_features(engine: Engine, s: str, attrs: dict[str, str]) -> tuple[Any, list[str], dict[int, int]]:
+def _distinct_counts(engine: Engine, s: str, attrs: dict[str, str]) -> dict[str, int]:
+    """How many values each case attribute takes (one scan for them all)."""
+    if not attrs:
+        return {}
+    names = list(attrs)
+    sel = ", ".join(f"count(DISTINCT {quote(a)}) AS n{i}" for i, a in enumerate(names))
+    row = engine.records(f"SELECT {sel} FROM {s}.cases")[0]
+    return {a: int(row[f"n{i}"]) for i, a in enumerate(names)}
+
+
+def _case_features(
+    engine: Engine, s: str, attrs: dict[str, str], distinct: dict[str, int]
+) -> tuple[Any, list[str], dict[int, int]]:
     """One-hot categorical and numeric case attributes (ids and free text left out)."""
     import numpy as np
 
@@ -155,8 +167,7 @@ def _case_features(engine: Engine, s: str, attrs: dict[str, str]) -> tuple[Any, 
         if any(x in t for x in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL")):
             numeric.append(a)
             continue
-        distinct = engine.records(f"SELECT count(DISTINCT {quote(a)}) AS n FROM {s}.cases")[0]["n"]
-        if 2 <= distinct <= 30:
+        if 2 <= distinct[a] <= 30:
             usable.append(a)
     cols = ["case_idx", *usable, *numeric]
     sel = ", ".join(quote(c) if c != "case_idx" else c for c in cols)
@@ -210,7 +221,8 @@ def rank_opportunities(
         total = sum(done.values()) or 1
         return sum(n for r, n in done.items() if not auto_rx.search(r) and not ext_rx.search(r)) / total
 
-    models = _models(engine, scope, info, stats, int(span["cases"]))
+    distinct = _distinct_counts(engine, scope.s, info.attributes)
+    models = _models(engine, scope, info, stats, int(span["cases"]), distinct)
     exceptions = {r["activity"]: r for r in engine.run(EXCEPTIONS, params=scope.params, **scope.parts())}
     rows = []
     for act, st in stats.items():
@@ -219,7 +231,7 @@ def rank_opportunities(
                 act, st, costs, models.get(act), exceptions.get(act), staff_share(act), per_year, int(span["cases"])
             )
         )
-    concentration = _concentrations(engine, scope, info)
+    concentration = _concentrations(engine, scope, info, distinct)
     for e in pmap["edges"]:
         tgt = e["target"]
         if e["source"] == tgt or tgt in costs.external_waits or staff_share(tgt) < 0.5 or not e["mean_seconds"]:
@@ -232,11 +244,13 @@ def rank_opportunities(
     return {"currency": costs.currency, "assumptions": _assumptions(costs), "rows": rows[:top] if top else rows}
 
 
-def _models(engine: Engine, scope: Any, info: Any, stats: dict[str, Any], n_cases: int) -> dict[str, _Model]:
+def _models(
+    engine: Engine, scope: Any, info: Any, stats: dict[str, Any], n_cases: int, distinct: dict[str, int]
+) -> dict[str, _Model]:
     """Per activity, how predictable its outcome is: the next step (decisions) or reaching it (exceptions)."""
     import numpy as np
 
-    x, names, index = _case_features(engine, scope.s, info.attributes)
+    x, names, index = _case_features(engine, scope.s, info.attributes, distinct)
     if x.shape[1] == 0:
         return {}
     nxt: dict[str, list[tuple[int, str]]] = {}
@@ -262,14 +276,13 @@ def _models(engine: Engine, scope: Any, info: Any, stats: dict[str, Any], n_case
     return out
 
 
-def _concentrations(engine: Engine, scope: Any, info: Any) -> dict[tuple[str, str], str]:
+def _concentrations(engine: Engine, scope: Any, info: Any, distinct: dict[str, int]) -> dict[tuple[str, str], str]:
     """Per hand-over, a sentence when one segment of a case attribute waits far longer than the rest."""
     out: dict[tuple[str, str], tuple[float, str]] = {}
     for attr, t in info.attributes.items():
         if not any(x in t.upper() for x in ("VARCHAR", "STRING", "BOOL")):  # text or flags, on any engine
             continue
-        distinct = engine.records(f"SELECT count(DISTINCT {quote(attr)}) AS n FROM {scope.s}.cases")[0]["n"]
-        if not 2 <= distinct <= 12:
+        if not 2 <= distinct[attr] <= 12:
             continue
         by_edge: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in engine.run(SEGMENT_WAITS, params=scope.params, **scope.parts(attr=quote(attr))):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.data.sql import Query
 from conveyor.errors import ConveyorError
-from conveyor.mining.filters import FilterError, Filters, scope_for
+from conveyor.mining.filters import Filters, _codes, scope_for
 
 if TYPE_CHECKING:
     from conveyor.data.engine import Engine
@@ -46,14 +46,6 @@ TIMELINE = Query(
 CASE_ROW = Query("cases.row", "SELECT * FROM {s}.cases WHERE case_id = $case_id")
 
 
-def _code(engine: Engine, s: str, stream: str, name: str) -> int:
-    rows = engine.records(f"SELECT code FROM {s}.activities WHERE name = $n", {"n": name})
-    if not rows:
-        known = [r["name"] for r in engine.records(f"SELECT name FROM {s}.activities ORDER BY name")]
-        raise FilterError(f"stream {stream!r} has no activity {name!r}", hint=f"its activities are: {', '.join(known)}")
-    return int(rows[0]["code"])
-
-
 def cases(
     engine: Engine,
     stream: str,
@@ -69,9 +61,9 @@ def cases(
     scope = scope_for(engine, stream, filters)
     picked = "SELECT case_idx FROM fc"
     if activity is not None:
-        picked = f"SELECT DISTINCT case_idx FROM fe WHERE activity = {_code(engine, scope.s, stream, activity)}"
+        picked = f"SELECT DISTINCT case_idx FROM fe WHERE activity = {_codes(engine, scope.s, stream, (activity,))}"
     if through is not None:
-        a, b = (_code(engine, scope.s, stream, x) for x in through)
+        a, b = (_codes(engine, scope.s, stream, (x,)) for x in through)
         picked = f"SELECT DISTINCT case_idx FROM fe WHERE activity = {a} AND next_activity = {b}"
     rows = engine.run(
         CASES, params=scope.params, **scope.parts(picked=picked, limit=str(max(1, min(int(limit), 10_000))))

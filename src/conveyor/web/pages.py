@@ -64,8 +64,11 @@ def _stream_names(ws: Any) -> list[str]:
 
 def _cached(request: Request, ws: Any, op: str, stream: str, **kwargs: Any) -> Any:
     """A service result, kept while the stream's data does not change (opportunities take seconds)."""
-    info = next((s for s in service.streams(ws) if s["name"] == stream), None)
-    key = (op, stream, repr(sorted(kwargs.items())), info and (info["events"], info["last"]), _metrics_version(ws.root))
+    if not hasattr(request.state, "versions"):  # once per request: what the data and definitions are now
+        versions = {s["name"]: (s["events"], s["last"]) for s in service.streams(ws)}
+        request.state.versions = (versions, _metrics_version(ws.root))
+    versions, definitions = request.state.versions
+    key = (op, stream, repr(sorted(kwargs.items())), versions.get(stream), definitions)
     cache = request.app.state.cache
     if key not in cache:
         if len(cache) > 256:
@@ -142,14 +145,12 @@ def stream_page(
     activities: Annotated[float, Query(ge=0, le=1)] = 1.0,
     paths: Annotated[float, Query(ge=0, le=1)] = 0.4,
 ) -> HTMLResponse:
-    from conveyor.metrics.kpis import stream_info
     from conveyor.mining.svg import render_svg
 
     by = by or None
     period = period if period in ("week", "month") else "week"
     kpis = _cached(request, ws, "kpis", stream, by=by, period=period, filters=filters)
     pmap = _cached(request, ws, "process_map", stream, filters=filters)
-    info = stream_info(ws.engine, stream)
     context = {
         "who": who,
         "stream": stream,
@@ -172,7 +173,6 @@ def stream_page(
         "durations": _cached(request, ws, "durations", stream, filters=filters),
         "bottlenecks": _cached(request, ws, "bottlenecks", stream, top=8, filters=filters),
         "opportunities": _cached(request, ws, "opportunities", stream, top=8, filters=filters),
-        "attributes": list(info.attributes),
         "segment_values": _cached(request, ws, "segment_values", stream),
         "q": request.query_params,
         "query": lambda **more: _query(request, **more),
