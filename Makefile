@@ -28,15 +28,16 @@ compile: $(STAMP)
 	@$(BIN)/python -m compileall -q src
 
 # Debian packages: Graphviz lays out the process maps; Chromium renders the PDF report and runs
-# the page tests. Installed with apt-get where it is missing (as root, or through sudo).
+# the page tests; PostgreSQL backs the operational store's second test run (the tests start
+# their own server). Installed with apt-get where one is missing (as root, or through sudo).
 SYSTEM_DEPS := .tools/.system-deps
 $(SYSTEM_DEPS):
 	@mkdir -p .tools
-	@if ! command -v dot >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v dot >/dev/null || ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		if command -v apt-get >/dev/null; then \
 			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq graphviz chromium >/dev/null; \
-		else echo "install Graphviz (dot) and Chromium with your package manager" && exit 1; fi; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq graphviz chromium postgresql >/dev/null; \
+		else echo "install Graphviz (dot), Chromium and PostgreSQL with your package manager" && exit 1; fi; \
 	fi
 	@touch $(SYSTEM_DEPS)
 

@@ -5,7 +5,7 @@ random bytes, so a plain hash cannot be reversed by guessing). Roles are ordered
 reads, a ``reviewer`` also works the review queue, an ``admin`` also ingests, pauses automations
 and manages tokens.
 
-    with StateStore(root) as state:
+    with open_state(root) as state:
         token, info = create_token(state, role="viewer", name="wallboard")
         assert check_token(state, token)["role"] == "viewer"
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ __all__ = [
     "ROLES",
     "AccessError",
     "Role",
+    "actor_name",
     "allows",
     "check_session",
     "check_token",
@@ -112,8 +114,18 @@ def check_token(state: StateStore, token: str) -> dict[str, Any] | None:
         return None
     if not hmac.compare_digest(rows[0]["secret_hash"], _hash(parts[2])):
         return None
-    state.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (_now().isoformat(timespec="seconds"), parts[1]))
+    now = time.monotonic()
+    if now - _LAST_USED.get(parts[1], -1e9) > _LAST_USED_EVERY:  # one write a minute, not one per request
+        _LAST_USED[parts[1]] = now
+        state.execute(
+            "UPDATE tokens SET last_used_at = ? WHERE id = ?", (_now().isoformat(timespec="seconds"), parts[1])
+        )
     return {"id": rows[0]["id"], "name": rows[0]["name"], "role": rows[0]["role"]}
+
+
+#: token id -> when its last use was written (monotonic seconds); ``last_used_at`` is kept to the minute.
+_LAST_USED: dict[str, float] = {}
+_LAST_USED_EVERY = 60.0
 
 
 def create_session(state: StateStore, *, role: str, token_id: str | None) -> str:
@@ -128,10 +140,14 @@ def create_session(state: StateStore, *, role: str, token_id: str | None) -> str
 
 
 def check_session(state: StateStore, secret: str) -> dict[str, Any] | None:
-    rows = state.execute("SELECT token_id, role, expires_at FROM sessions WHERE secret_hash = ?", (_hash(secret),))
+    rows = state.execute(
+        "SELECT s.token_id, s.role, s.expires_at, t.name FROM sessions s LEFT JOIN tokens t ON t.id = s.token_id "
+        "WHERE s.secret_hash = ?",
+        (_hash(secret),),
+    )
     if not rows or datetime.fromisoformat(rows[0]["expires_at"]) < _now():
         return None
-    return {"id": rows[0]["token_id"], "role": rows[0]["role"], "name": "session"}
+    return {"id": rows[0]["token_id"], "role": rows[0]["role"], "name": rows[0]["name"] or "login link"}
 
 
 def create_login_code(state: StateStore, *, role: str = "admin") -> str:
@@ -153,3 +169,15 @@ def redeem_login_code(state: StateStore, code: str) -> str | None:
             return None
         state.execute("UPDATE login_codes SET used_at = ? WHERE secret_hash = ?", (_now().isoformat(), _hash(code)))
     return str(rows[0]["role"])
+
+
+def actor_name(who: dict[str, Any] | None) -> str:
+    """How the audit log names a caller: ``NAME (token ID)``, or the local user for the CLI."""
+    if who is None:
+        import getpass
+
+        try:
+            return f"{getpass.getuser()} (cli)"
+        except (KeyError, OSError):
+            return "cli"
+    return f"{who.get('name') or 'token'} ({who['id']})" if who.get("id") else str(who.get("name") or "session")

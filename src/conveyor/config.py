@@ -21,6 +21,7 @@ __all__ = [
     "IngestSettings",
     "Settings",
     "SparkSettings",
+    "StateSettings",
     "StoreSettings",
     "default_toml",
     "load_settings",
@@ -74,12 +75,22 @@ class SparkSettings:
 
 
 @dataclass(frozen=True)
+class StateSettings:
+    """Where automations, decisions, the review queue, the audit chain and tokens are kept."""
+
+    url: str = ""
+    """Empty: SQLite in the workspace (conveyor-state.sqlite). For a shared deployment, a
+    PostgreSQL URL such as "postgresql://conveyor@db.internal/conveyor"."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything `conveyor.toml` can say."""
 
     store: StoreSettings = field(default_factory=StoreSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
+    state: StateSettings = field(default_factory=StateSettings)
 
 
 def _section(path: Path, name: str, cls: type[Any], raw: object) -> Any:
@@ -125,12 +136,15 @@ def load_settings(folder: Path) -> Settings:
             f"{path}: not valid TOML: {exc}", hint="fix the file or delete it to use the defaults"
         ) from exc
     for key in raw:
-        if key not in ("store", "ingest", "spark"):
-            raise ConfigError(f"{path}: unknown section [{key}]", hint="the sections are [store], [ingest] and [spark]")
+        if key not in ("store", "ingest", "spark", "state"):
+            raise ConfigError(
+                f"{path}: unknown section [{key}]", hint="the sections are [store], [ingest], [spark] and [state]"
+            )
     settings = Settings(
         store=_section(path, "store", StoreSettings, raw.get("store", {})),
         ingest=_section(path, "ingest", IngestSettings, raw.get("ingest", {})),
         spark=_section(path, "spark", SparkSettings, raw.get("spark", {})),
+        state=_section(path, "state", StateSettings, raw.get("state", {})),
     )
     if settings.store.engine not in ENGINES:
         raise ConfigError(
@@ -169,6 +183,13 @@ timezone = "UTC"
 # Quarantine rows that exactly repeat an earlier row of the same file (reason "duplicate").
 # Off by default: real logs contain such repeats and PM4Py counts them as events.
 dedupe = false
+
+[state]
+# Automations, decisions, the review queue, the audit chain and tokens: small writes that must
+# survive a crash. Empty keeps them in SQLite in this folder (conveyor-state.sqlite); a shared
+# deployment points this at PostgreSQL, e.g. "postgresql://conveyor@db.internal/conveyor".
+# $CONVEYOR_STATE_URL overrides it.
+url = ""
 
 [spark]
 # Used when the engine is "spark". Ingest still validates and lays streams out in the DuckDB file,

@@ -19,18 +19,34 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROUTES",
+    "audit_export",
+    "audit_verify",
+    "automation",
+    "automation_calibrate",
+    "automation_create",
+    "automation_monitor",
+    "automation_move",
+    "automation_run",
+    "automations",
     "bottlenecks",
     "case",
     "cases",
     "conformance",
+    "decide",
+    "decision",
+    "deliveries",
+    "delivery_retry",
     "durations",
     "export",
     "handoffs",
     "ingest",
     "kpis",
     "opportunities",
+    "outcome",
     "process_map",
     "quarantine",
+    "queue",
+    "queue_answer",
     "review",
     "rework",
     "segment_values",
@@ -57,6 +73,23 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "review": ("POST", "/review", "admin"),
     "export": ("POST", "/streams/{stream}/export", "admin"),
     "ingest": ("POST", "/streams/{stream}/ingest", "admin"),
+    # governed automation
+    "automations": ("GET", "/automations", "viewer"),
+    "automation": ("GET", "/automations/{name}", "viewer"),
+    "automation_create": ("POST", "/automations", "admin"),
+    "automation_move": ("POST", "/automations/{name}/{move}", "admin"),
+    "automation_monitor": ("GET", "/automations/{name}/monitor", "viewer"),
+    "automation_calibrate": ("POST", "/automations/{name}/calibrate", "admin"),
+    "automation_run": ("POST", "/automations/{name}/run", "admin"),
+    "decide": ("POST", "/automations/{name}/decide", "reviewer"),
+    "decision": ("GET", "/decisions/{decision_id}", "viewer"),
+    "outcome": ("POST", "/decisions/{decision_id}/outcome", "reviewer"),
+    "queue": ("GET", "/queue", "reviewer"),
+    "queue_answer": ("POST", "/queue/{decision_id}", "reviewer"),
+    "deliveries": ("GET", "/deliveries", "viewer"),
+    "delivery_retry": ("POST", "/deliveries/{delivery_id}/retry", "admin"),
+    "audit_verify": ("GET", "/audit/verify", "viewer"),
+    "audit_export": ("POST", "/audit/export", "admin"),
 }
 
 
@@ -209,9 +242,197 @@ def ingest(
         if progress is not None:
             progress("publishing to Spark", 0.99)
         ws.publish(stream)  # the Spark engine reads the layout as Parquet
-    return {
+    out = {
         **result.as_json(),
         "rows": result.rows,
         "seconds": round(result.seconds, 3),
         "reasons": dict(result.reasons),
     }
+    if result.events_loaded and _has_automations(ws):
+        from conveyor.automation import deliver_due, run_triggers
+
+        if progress is not None:
+            progress("running the automations on the new events", 0.995)
+        out["automations"] = run_triggers(ws, ws.state, kind="events", stream=stream)
+        if out["automations"]:
+            deliver_due(ws.state, ws)
+    return out
+
+
+# -- governed automation ----------------------------------------------------------------------------
+
+
+def _has_automations(ws: Workspace) -> bool:
+    return (ws.root / "automations").is_dir() and any((ws.root / "automations").glob("*.yaml"))
+
+
+def _actor(actor: str | None) -> str:
+    from conveyor.access import actor_name
+
+    return actor or actor_name(None)
+
+
+def automations(ws: Workspace) -> list[dict[str, Any]]:
+    """Every automation with its status, volume, coverage, accuracy and open queue."""
+    from conveyor.automation import summary
+
+    return summary(ws.state, ws.root)
+
+
+def automation(ws: Workspace, name: str) -> dict[str, Any]:
+    """One automation's definition and its current status."""
+    from conveyor.automation import current_status, load_automation
+
+    auto = load_automation(ws.root, name)
+    return {"definition": auto.as_json(), "status": current_status(ws.state, auto)}
+
+
+def automation_create(
+    ws: Workspace, *, definition: dict[str, Any], replace: bool = False, actor: str | None = None
+) -> dict[str, Any]:
+    """Validate a definition and save it as automations/NAME.yaml (audited)."""
+    from conveyor.automation import AutomationError, parse_automation, save_automation
+    from conveyor.automation.audit import append
+    from conveyor.automation.definitions import automation_path
+
+    auto = parse_automation(definition, source="definition")
+    path = automation_path(ws.root, auto.name)
+    if path.exists() and not replace:
+        raise AutomationError(
+            f"automation {auto.name!r} exists already", hint="pass replace (--replace) to change it", field="name"
+        )
+    save_automation(ws.root, auto)
+    with ws.state.transaction():
+        append(ws.state, "define", auto.as_json(), automation=auto.name, actor=_actor(actor))
+    return automation(ws, auto.name)
+
+
+def automation_move(
+    ws: Workspace, name: str, move: str, *, reason: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
+    """shadow, go-live, pause (with a reason: the kill switch) or resume; audited."""
+    from conveyor.automation import AutomationError, load_automation, set_status
+
+    if move not in ("shadow", "go-live", "pause", "resume"):
+        raise AutomationError(
+            f"move: {move!r} is not a status change", hint="valid values: shadow, go-live, pause, resume", field="move"
+        )
+    return set_status(ws.state, load_automation(ws.root, name), move, actor=_actor(actor), reason=reason)
+
+
+def automation_monitor(ws: Workspace, name: str) -> dict[str, Any]:
+    """Volume, coverage, accuracy, overrides, latency, drift, segments and the pilot scorecard."""
+    from conveyor.automation import monitor
+
+    return monitor(ws.state, ws.root, name, ws=ws)
+
+
+def automation_calibrate(
+    ws: Workspace,
+    name: str,
+    *,
+    precision: float,
+    on: str = "shadow",
+    apply: bool = False,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """Confidence thresholds reaching a target precision, from the shadow period or history."""
+    from conveyor.automation import calibrate
+
+    return calibrate(ws.state, ws.root, name, precision=precision, on=on, ws=ws, apply=apply, actor=_actor(actor))
+
+
+def automation_run(ws: Workspace, name: str, *, replay: bool = False) -> dict[str, Any]:
+    """Run an automation's trigger now (events or schedule), then deliver its actions."""
+    from conveyor.automation import deliver_due, run_trigger
+
+    result = run_trigger(ws, ws.state, name, replay=replay)
+    result["deliveries"] = deliver_due(ws.state, ws)
+    return result
+
+
+def decide(ws: Workspace, name: str, *, input: Any, actor: str | None = None) -> dict[str, Any]:
+    """Decide on one item: ``{"decision_id", "tier", "label", "confidence", "explanation", ...}``."""
+    from conveyor.automation import decide as run
+
+    return run(ws.state, ws.root, name, input, actor=_actor(actor))
+
+
+def decision(ws: Workspace, decision_id: str) -> dict[str, Any]:
+    """One decision with its queue item, deliveries and audit records."""
+    from conveyor.automation.engine import decision_record
+
+    return decision_record(ws.state, decision_id)
+
+
+def outcome(ws: Workspace, decision_id: str, *, label: str, actor: str | None = None) -> dict[str, Any]:
+    """Record what really happened to an item the automation handled alone."""
+    from conveyor.automation import record_outcome
+
+    return record_outcome(ws.state, ws.root, decision_id, label, actor=_actor(actor))
+
+
+def queue(
+    ws: Workspace, *, automation: str | None = None, state: str = "open", limit: int = 200
+) -> list[dict[str, Any]]:
+    """The review queue (open and escalated items by default), oldest first."""
+    from conveyor.automation.engine import queue_items
+
+    return queue_items(ws.state, automation=automation, state_filter=state, limit=limit)
+
+
+def queue_answer(
+    ws: Workspace,
+    decision_id: str,
+    *,
+    action: str,
+    label: str | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+    assignee: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """accept, override (label and reason), answer (shadow), escalate or assign a queue item."""
+    from conveyor.automation import resolve
+
+    return resolve(
+        ws.state,
+        ws.root,
+        decision_id,
+        action,
+        actor=_actor(actor),
+        label=label,
+        reason=reason,
+        note=note,
+        assignee=assignee,
+    )
+
+
+def deliveries(
+    ws: Workspace, *, automation: str | None = None, status: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The automations' actions (the outbox): pending, done and dead letters."""
+    from conveyor.automation import deliveries as run
+
+    return run(ws.state, automation, status=status, limit=limit)
+
+
+def delivery_retry(ws: Workspace, delivery_id: str, *, actor: str | None = None) -> dict[str, Any]:
+    """Send a dead letter again."""
+    from conveyor.automation import retry_delivery
+
+    return retry_delivery(ws.state, delivery_id, actor=_actor(actor))
+
+
+def audit_verify(ws: Workspace) -> dict[str, Any]:
+    """Walk the audit chain: ``{"ok", "records", "first_bad", "problem"}``."""
+    from conveyor.automation.audit import verify
+
+    return verify(ws.state)
+
+
+def audit_export(ws: Workspace, *, out: str, automation: str | None = None) -> dict[str, Any]:
+    """Write the audit chain as JSON Lines (verifiable with `conveyor audit verify --file`)."""
+    from conveyor.automation.audit import export
+
+    return export(ws.state, Path(out), automation=automation)

@@ -14,6 +14,7 @@ from conveyor.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
     from conveyor.data.spark import SparkStore
+    from conveyor.state import StateStore
 
 __all__ = [
     "ENV_WORKSPACE",
@@ -42,6 +43,19 @@ class Workspace:
     engine_name: str = "duckdb"
     _spark: Any = None
     _shared: bool = False
+    _state: Any = None
+    _owns_state: bool = False
+
+    @property
+    def state(self) -> StateStore:
+        """The operational state store (automations, decisions, queue, audit, tokens); opened on
+        first use and shared by this workspace's sessions."""
+        from conveyor.state import open_state
+
+        if self._state is None:
+            self._state = open_state(self.root)
+            self._owns_state = True
+        return cast("StateStore", self._state)
 
     @property
     def warehouse(self) -> str:
@@ -78,10 +92,19 @@ class Workspace:
         """The same workspace on its own store connection (see :meth:`Store.cursor`): one per
         request in the web server. Close it when done; the Spark engine, if any, is shared."""
         return Workspace(
-            self.root, self.settings, self.store.cursor(), self.engine_name, _spark=self._spark, _shared=True
+            self.root,
+            self.settings,
+            self.store.cursor(),
+            self.engine_name,
+            _spark=self._spark,
+            _shared=True,
+            _state=self._state,
         )
 
     def close(self) -> None:
+        if self._owns_state:
+            self._state.close()
+            self._state, self._owns_state = None, False
         if self._shared:
             self.store.close()
             return

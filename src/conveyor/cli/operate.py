@@ -172,10 +172,10 @@ app.add_typer(token_app, name="token")
 
 def _state(workspace: str | None) -> Any:
     """The workspace's operational state (SQLite: usable while a server runs)."""
-    from conveyor.state import StateStore
+    from conveyor.state import open_state
     from conveyor.workspace import workspace_root
 
-    return StateStore(workspace_root(workspace))
+    return open_state(workspace_root(workspace))
 
 
 def _has_server(workspace: str | None) -> bool:

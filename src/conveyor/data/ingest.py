@@ -21,7 +21,7 @@ from conveyor.data.sources import Staged, csv_rejects, drop_staged, stage_source
 from conveyor.data.store import Store, stream_schema
 from conveyor.errors import ConveyorError, QuarantineError
 
-__all__ = ["QUARANTINE_COLUMNS", "TIMESTAMP_FORMATS", "IngestResult", "ingest"]
+__all__ = ["QUARANTINE_COLUMNS", "TIMESTAMP_FORMATS", "IngestResult", "ingest", "set_case_attribute"]
 
 Progress = Callable[[str, float], None]
 
@@ -641,3 +641,27 @@ def _update_catalog(store: Store, stream: str, schema: str, now: datetime) -> No
         """,
         [stream, now, now, events, cases, activities, first, last, quarantined],
     )
+
+
+def set_case_attribute(store: Store, stream: str, case_id: str, attribute: str, value: str | None) -> None:
+    """Set one case attribute (text) of a stream's case, adding the attribute if it is new.
+
+    Later appends keep it (stored case attributes win over new rows). Raises when the stream or
+    the case does not exist, or when ``attribute`` is one of conveyor's own case columns.
+    """
+    store.require_stream(stream)
+    if attribute in CORE_CASE_COLUMNS:
+        raise ConveyorError(
+            f"{attribute!r} is one of conveyor's own case columns and cannot be set",
+            hint=f"pick another attribute name (not {', '.join(CORE_CASE_COLUMNS)})",
+        )
+    schema = stream_schema(stream)
+    s = quote(schema)
+    with store.transaction():
+        if not store.scalar(f"SELECT count(*) FROM {s}.cases WHERE case_id = ?", [case_id]):
+            raise ConveyorError(
+                f"stream {stream!r} has no case {case_id!r}", hint="the case must have events before it gets attributes"
+            )
+        store.execute(f"ALTER TABLE {s}.cases ADD COLUMN IF NOT EXISTS {quote(attribute)} VARCHAR")
+        store.execute(f"UPDATE {s}.cases SET {quote(attribute)} = ? WHERE case_id = ?", [value, case_id])
+        store.execute("UPDATE main.streams SET updated_at = ? WHERE name = ?", [datetime.now(UTC), stream])

@@ -76,6 +76,7 @@ class Filters:
     ``start_activities``/``end_activities`` keep cases that start/end with one of them;
     ``min_duration``/``max_duration`` bound the case duration in seconds. ``events`` analyses
     lifecycle events one by one even where the stream has activity instances (PM4Py's default).
+    ``case_ids`` keeps only the named cases (e.g. those an automation handled).
     """
 
     start: datetime | None = None
@@ -89,6 +90,7 @@ class Filters:
     min_duration: float | None = None
     max_duration: float | None = None
     events: bool = False
+    case_ids: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
         return self == Filters()
@@ -151,6 +153,8 @@ def scope_for(engine: Engine, stream: str, filters: Filters | None = None) -> Sc
                     hint=f"its case attributes are: {', '.join(attrs) or 'none'}",
                 )
             conds.append(f"CAST(c.{quote(attr)} AS VARCHAR) IN ({', '.join(bind(str(v)) for v in values)})")
+    if f.case_ids:
+        conds.append(f"c.case_id IN ({', '.join(bind(str(v)) for v in f.case_ids)})")
     if f.variants:
         ids = ", ".join(bind(str(v)) for v in f.variants)
         # an id from either level's list names the same cases' sequence, so either is accepted

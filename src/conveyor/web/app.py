@@ -16,13 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from conveyor import __version__
 from conveyor.errors import ConveyorError, StreamNotFoundError
-from conveyor.state import SERVER_FILE, StateStore
+from conveyor.state import SERVER_FILE
 from conveyor.workspace import Workspace
 
 __all__ = ["create_app", "server_file", "write_server_file"]
 
-_NOT_FOUND = ("StreamNotFoundError", "CaseNotFoundError")
-_BAD_INPUT = ("FilterError", "MetricsError", "RuleError", "MapError", "AccessError")
+_NOT_FOUND = ("StreamNotFoundError", "CaseNotFoundError", "AutomationNotFoundError")
+_BAD_INPUT = ("FilterError", "MetricsError", "RuleError", "MapError", "AccessError", "AutomationError")
 
 
 def server_file(root: Path) -> Path:
@@ -49,8 +49,14 @@ def create_app(ws: Workspace) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        yield
-        app.state.state.close()
+        from conveyor.web.background import Background
+
+        worker = Background(ws)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
 
     app = FastAPI(
         title="conveyor",
@@ -65,7 +71,7 @@ def create_app(ws: Workspace) -> FastAPI:
     from conveyor.web.jobs import Jobs
 
     app.state.ws = ws
-    app.state.state = StateStore(ws.root)
+    app.state.state = ws.state
     app.state.jobs = Jobs()
     app.state.cache = {}
 

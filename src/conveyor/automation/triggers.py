@@ -1,0 +1,220 @@
+"""Detect: what starts an automation besides a request.
+
+- ``events``: new events of a stream (optionally only one ``activity``, and only items meeting
+  ``where``). Each new event is one item; its fields are the case attributes of the same names
+  (the ``case_field`` is the case id). The trigger keeps a mark (the last ingest it has seen), so
+  each event is decided once; the first run starts from the events already there, unless
+  ``replay`` asks it to decide them too (at the time of each event: a shadow history).
+- ``schedule``: every ``every``, the open cases whose last event is ``activity`` and that have
+  been idle at least ``idle_for`` (each case once per idle spell).
+
+Runs after each ingest (``conveyor ingest``, the API's ingest), and in the server's background
+loop; ``conveyor automation run NAME`` runs one by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.automation.conditions import matches
+from conveyor.automation.definitions import Automation, AutomationError, list_automations, load_automation, seconds
+from conveyor.automation.engine import current_status, decide
+from conveyor.data.quoting import quote
+from conveyor.data.store import stream_schema
+from conveyor.state import StateStore
+
+if TYPE_CHECKING:
+    from conveyor.workspace import Workspace
+
+__all__ = ["run_trigger", "run_triggers"]
+
+_ACTOR = "conveyor (trigger)"
+
+
+def _mark(state: StateStore, name: str) -> str | None:
+    rows = state.execute("SELECT mark FROM trigger_marks WHERE automation = ?", (name,))
+    return rows[0]["mark"] if rows else None
+
+
+def _set_mark(state: StateStore, name: str, mark: str) -> None:
+    at = datetime.now(UTC).isoformat(timespec="microseconds")
+    state.execute(
+        "INSERT INTO trigger_marks (automation, mark, ran_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (automation) DO UPDATE SET mark = excluded.mark, ran_at = excluded.ran_at",
+        (name, mark, at),
+    )
+
+
+def _case_fields(ws: Workspace, auto: Automation) -> tuple[str, list[str]]:
+    """The select list of the item's fields from ``c`` (the cases table), and the fields found."""
+    schema = stream_schema(str(auto.trigger.stream))
+    have = {
+        r[0]
+        for r in ws.store.rows(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = 'cases'",
+            [schema],
+        )
+    }
+    cols, found = [], []
+    for name in auto.input:
+        if name == auto.case_field:
+            cols.append(f"c.case_id AS {quote(name)}")
+            found.append(name)
+        elif name in have:
+            cols.append(f"c.{quote(name)}")
+            found.append(name)
+    return ", ".join(["c.case_id AS _case", "e.ts AS _ts", *cols]), found
+
+
+def _item(auto: Automation, row: dict[str, Any], found: list[str]) -> dict[str, Any]:
+    item = {}
+    for name in found:
+        v = row[name]
+        spec = auto.input[name]
+        if v is None:
+            continue
+        if spec.type in ("text", "string"):
+            v = str(v)
+        elif spec.type == "number":
+            v = float(v)
+        item[name] = v
+    return item
+
+
+def _decide_rows(
+    ws: Workspace, state: StateStore, auto: Automation, rows: list[dict[str, Any]], found: list[str], *, replay: bool
+) -> dict[str, Any]:
+    decided, skipped, problems = 0, 0, []
+    for row in rows:
+        item = _item(auto, row, found)
+        if auto.trigger.where and not matches(item, auto.trigger.where):
+            skipped += 1
+            continue
+        at = row["_ts"].astimezone(UTC).isoformat(timespec="microseconds") if replay else None
+        try:
+            decide(state, ws.root, auto.name, item, actor=_ACTOR, at=at)
+            decided += 1
+        except AutomationError as exc:
+            skipped += 1
+            if len(problems) < 5:
+                problems.append(f"case {row['_case']}: {exc.message}")
+    return {"decided": decided, "skipped": skipped, "problems": problems}
+
+
+def _events(
+    ws: Workspace, state: StateStore, auto: Automation, *, replay: bool, until: datetime | None
+) -> dict[str, Any]:
+    """Decide the events not seen yet. The mark ``TOP|TS`` says which were seen: those of ingests
+    up to TOP (and, when TS is set, only those up to time TS: a replay stopped there)."""
+    stream = str(auto.trigger.stream)
+    ws.store.require_stream(stream)
+    s = quote(stream_schema(stream))
+    top = int(ws.store.scalar(f"SELECT coalesce(max(ingest_id), 0) FROM {s}.events"))
+    mark = _mark(state, auto.name)
+    if mark is None and not replay:
+        _set_mark(state, auto.name, f"{top}|")
+        return {
+            "automation": auto.name,
+            "decided": 0,
+            "skipped": 0,
+            "problems": [],
+            "note": "started: new events from now on",
+        }
+    seen_ingest, _, seen_ts = (mark or "-1|").partition("|")
+    select, found = _case_fields(ws, auto)
+    where, params = ["e.ingest_id <= ?"], [top]
+    if seen_ts:
+        where.append("(e.ingest_id > ? OR e.ts > ?::TIMESTAMPTZ)")
+        params += [int(seen_ingest), seen_ts]
+    else:
+        where.append("e.ingest_id > ?")
+        params.append(int(seen_ingest))
+    if auto.trigger.activity:
+        where.append(f"e.activity = (SELECT code FROM {s}.activities WHERE name = ?)")
+        params.append(auto.trigger.activity)
+    if until is not None:
+        where.append("e.ts <= ?")
+        params.append(until)
+    rows_raw = ws.store.rows(
+        f"SELECT {select} FROM {s}.events e JOIN {s}.cases c USING (case_idx) "
+        f"WHERE {' AND '.join(where)} ORDER BY e.ts, c.case_id",
+        params,
+    )
+    names = ["_case", "_ts", *found]
+    rows = [dict(zip(names, r, strict=True)) for r in rows_raw]
+    result = _decide_rows(ws, state, auto, rows, found, replay=replay)
+    _set_mark(state, auto.name, f"{top}|{until.astimezone(UTC).isoformat()}" if until is not None else f"{top}|")
+    return {"automation": auto.name, **result}
+
+
+def _schedule(ws: Workspace, state: StateStore, auto: Automation, *, now: datetime) -> dict[str, Any]:
+    trig = auto.trigger
+    mark = _mark(state, auto.name)
+    if mark is not None:
+        ran = datetime.fromisoformat(mark)
+        if now - ran < timedelta(seconds=seconds(str(trig.every))):
+            return {"automation": auto.name, "decided": 0, "skipped": 0, "problems": [], "note": "not due"}
+    stream = str(trig.stream)
+    ws.store.require_stream(stream)
+    s = quote(stream_schema(stream))
+    select, found = _case_fields(ws, auto)
+    idle = timedelta(seconds=seconds(trig.idle_for)) if trig.idle_for else timedelta(0)
+    where, params = ["e.pos = c.n_events - 1", "c.last_ts <= ?"], [now - idle]
+    if trig.activity:
+        where.append(f"e.activity = (SELECT code FROM {s}.activities WHERE name = ?)")
+        params.append(trig.activity)
+    if mark is not None:
+        where.append("c.last_ts > ?")  # idle spells that began since the last run were not seen yet
+        params.append(datetime.fromisoformat(mark) - idle)
+    rows_raw = ws.store.rows(
+        f"SELECT {select} FROM {s}.events e JOIN {s}.cases c USING (case_idx) WHERE {' AND '.join(where)} ORDER BY c.case_id",
+        params,
+    )
+    names = ["_case", "_ts", *found]
+    rows = [dict(zip(names, r, strict=True)) for r in rows_raw]
+    result = _decide_rows(ws, state, auto, rows, found, replay=False)
+    _set_mark(state, auto.name, now.isoformat())
+    return {"automation": auto.name, **result}
+
+
+def run_trigger(
+    ws: Workspace,
+    state: StateStore,
+    name: str,
+    *,
+    replay: bool = False,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Run one automation's trigger now: ``{"automation", "decided", "skipped", "problems"}``.
+    ``replay`` decides events already in the stream at their own times (up to ``until``)."""
+    auto = load_automation(Path(ws.root), name)
+    status = current_status(state, auto)["status"]
+    if status == "draft":
+        raise AutomationError(
+            f"automation {name!r} is a draft: its trigger does not run", hint=f"`conveyor automation shadow {name}`"
+        )
+    if auto.trigger.kind == "events":
+        return _events(ws, state, auto, replay=replay, until=until)
+    if auto.trigger.kind == "schedule":
+        return _schedule(ws, state, auto, now=now or datetime.now(UTC))
+    raise AutomationError(f"automation {name!r} is triggered by requests: `conveyor decide {name} --input JSON`")
+
+
+def run_triggers(
+    ws: Workspace, state: StateStore, *, kind: str | None = None, stream: str | None = None
+) -> list[dict[str, Any]]:
+    """Run every non-draft automation's trigger of ``kind`` (on ``stream``); their results."""
+    out = []
+    for auto in list_automations(Path(ws.root)):
+        trig = auto.trigger
+        if trig.kind == "request" or (kind and trig.kind != kind) or (stream and trig.stream != stream):
+            continue
+        if current_status(state, auto)["status"] == "draft":
+            continue
+        if not ws.store.has_stream(str(trig.stream)):
+            continue
+        out.append(run_trigger(ws, state, auto.name))
+    return out
