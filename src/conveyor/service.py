@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ROUTES",
     "audit_export",
+    "audit_recent",
     "audit_verify",
     "automation",
     "automation_calibrate",
@@ -90,6 +91,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "delivery_retry": ("POST", "/deliveries/{delivery_id}/retry", "admin"),
     "audit_verify": ("GET", "/audit/verify", "viewer"),
     "audit_export": ("POST", "/audit/export", "admin"),
+    "audit_recent": ("GET", "/audit", "admin"),
 }
 
 
@@ -391,11 +393,12 @@ def queue_answer(
     note: str | None = None,
     assignee: str | None = None,
     actor: str | None = None,
+    deliver: bool = True,
 ) -> dict[str, Any]:
     """accept, override (label and reason), answer (shadow), escalate or assign a queue item."""
-    from conveyor.automation import resolve
+    from conveyor.automation import deliver_due, resolve
 
-    return resolve(
+    result = resolve(
         ws.state,
         ws.root,
         decision_id,
@@ -406,6 +409,9 @@ def queue_answer(
         note=note,
         assignee=assignee,
     )
+    if deliver and result.get("outcome") in ("accepted", "overridden", "matched", "differed"):
+        deliver_due(ws.state, ws)
+    return result
 
 
 def deliveries(
@@ -429,6 +435,13 @@ def audit_verify(ws: Workspace) -> dict[str, Any]:
     from conveyor.automation.audit import verify
 
     return verify(ws.state)
+
+
+def audit_recent(ws: Workspace, *, automation: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest audit records, newest first."""
+    from conveyor.automation.audit import recent
+
+    return recent(ws.state, automation=automation, limit=limit)
 
 
 def audit_export(ws: Workspace, *, out: str, automation: str | None = None) -> dict[str, Any]:

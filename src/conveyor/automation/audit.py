@@ -19,7 +19,7 @@ from typing import Any
 
 from conveyor.state import StateStore
 
-__all__ = ["GENESIS", "append", "export", "iter_records", "record_hash", "verify", "verify_records"]
+__all__ = ["GENESIS", "append", "export", "iter_records", "read_export", "recent", "record_hash", "verify", "verify_records"]
 
 GENESIS = "0" * 64
 _FIELDS = ("seq", "at", "actor", "automation", "kind", "decision_id", "data", "prev_hash")
@@ -134,3 +134,15 @@ def read_export(path: Path) -> Iterator[dict[str, Any]]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
+
+
+def recent(state: StateStore, *, automation: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest records (newest first), their data decoded."""
+    where = "WHERE automation = ? " if automation else ""
+    rows = state.execute(
+        f"SELECT seq, at, actor, automation, kind, decision_id, data FROM audit {where}ORDER BY seq DESC LIMIT ?",
+        (automation, limit) if automation else (limit,),
+    )
+    for r in rows:
+        r["data"] = json.loads(r["data"])
+    return rows

@@ -420,6 +420,12 @@ def resolve(
 def _final(
     auto: Automation, d: dict[str, Any], action: str, label: str | None, reason: str | None, note: str | None
 ) -> tuple[str, str]:
+    if d["status"] == "shadow" and action in ("accept", "override"):
+        raise AutomationError(
+            "in shadow the proposal is hidden: answer the item with your own label",
+            hint="action answer with a label",
+            field="action",
+        )
     if action == "accept":
         if d["label"] is None:
             raise AutomationError(

@@ -241,7 +241,7 @@ def _kpi_effect(ws: Workspace, auto: Automation, status: dict[str, Any], rows: l
     if not handled or not live_rows:
         return {"note": "no case handled by the automation alone yet"}
     start = datetime.fromisoformat(since)
-    end = max(datetime.fromisoformat(r["created_at"]) for r in live_rows)
+    end = max(datetime.fromisoformat(r["created_at"]) for r in live_rows if r["tier"] == "auto" and r["case_id"])
     span = max(end - start, timedelta(days=1))
     metrics = load_metrics(ws.root, stream)
     before_f = Filters(start=start - span, end=start, window="started")
@@ -311,6 +311,7 @@ def _scorecard(auto: Automation, live: dict[str, Any], effect: dict[str, Any] | 
             {
                 "criterion": c.label or f"no drop in {c.kpi}" + (f" beyond {c.max_drop:g}" if c.max_drop else ""),
                 "kpi": c.kpi,
+                "unit": row["unit"] if row else None,
                 "before": row["before"] if row else None,
                 "after": row["after"] if row else None,
                 "value": worse,

@@ -28,7 +28,7 @@ from conveyor.state import StateStore
 if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
-__all__ = ["run_trigger", "run_triggers"]
+__all__ = ["mark_seen", "run_trigger", "run_triggers"]
 
 _ACTOR = "conveyor (trigger)"
 
@@ -45,6 +45,14 @@ def _set_mark(state: StateStore, name: str, mark: str) -> None:
         "ON CONFLICT (automation) DO UPDATE SET mark = excluded.mark, ran_at = excluded.ran_at",
         (name, mark, at),
     )
+
+
+def mark_seen(ws: Workspace, state: StateStore, name: str) -> None:
+    """Count every event now in the automation's stream as seen (its trigger starts after them)."""
+    auto = load_automation(Path(ws.root), name)
+    s = quote(stream_schema(str(auto.trigger.stream)))
+    top = int(ws.store.scalar(f"SELECT coalesce(max(ingest_id), 0) FROM {s}.events"))
+    _set_mark(state, name, f"{top}|")
 
 
 def _case_fields(ws: Workspace, auto: Automation) -> tuple[str, list[str]]:
@@ -92,7 +100,8 @@ def _decide_rows(
         if auto.trigger.where and not matches(item, auto.trigger.where):
             skipped += 1
             continue
-        at = row["_ts"].astimezone(UTC).isoformat(timespec="microseconds") if replay else None
+        # a replayed event is decided a second after it happened
+        at = (row["_ts"] + timedelta(seconds=1)).astimezone(UTC).isoformat(timespec="microseconds") if replay else None
         try:
             decide(state, ws.root, auto.name, item, actor=_ACTOR, at=at)
             decided += 1
@@ -134,6 +143,8 @@ def _events(
     if auto.trigger.activity:
         where.append(f"e.activity = (SELECT code FROM {s}.activities WHERE name = ?)")
         params.append(auto.trigger.activity)
+    # an automation's own events (resource automation:NAME) never trigger automations: no loops
+    where.append(f"(e.resource IS NULL OR e.resource NOT IN (SELECT code FROM {s}.resources WHERE name LIKE 'automation:%'))")
     if until is not None:
         where.append("e.ts <= ?")
         params.append(until)

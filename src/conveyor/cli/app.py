@@ -289,6 +289,7 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    import conveyor.cli.automate
     import conveyor.cli.mining
     import conveyor.cli.operate  # noqa: F401  (KPIs, opportunities, review, serve, tokens)
 

@@ -150,6 +150,7 @@ def run_demo(
 
         raise ConveyorError(f"--cases must be at least 1, got {n}", hint="try --cases 2000")
     root = init_workspace(target)
+    _reset_state(root)
     sources = write_demo_sources(root / "sources", cases=n, seed=seed, progress=progress)
     results = []
     with open_workspace(root) as ws:
@@ -161,6 +162,15 @@ def run_demo(
             results.append(result)
         demand = generate_demand(seed=seed)
         ws.store.write_dataset("demand_daily", demand, description="daily units by product, region and channel")
+        if progress is not None:
+            progress("playing out the ticket-triage automation", 0.93)
+        from conveyor.demo.automation import run_triage
+        from conveyor.demo.metrics import DEMO_METRICS
+
+        (root / "metrics").mkdir(exist_ok=True)  # the scorecard measures the stream's KPIs
+        for name, text in DEMO_METRICS.items():
+            (root / "metrics" / f"{name}.yaml").write_text(text, encoding="utf-8")
+        triage = run_triage(ws, seed=seed)
         streams = [s.as_dict() for s in ws.store.streams()]
         if progress is not None:
             progress("analysing", 0.95)
@@ -177,5 +187,17 @@ def run_demo(
         "datasets": [{"name": "demand_daily", "rows": demand.num_rows}],
         "planted": PLANTED,
         "analyses": analyses,
+        "automation": triage,
         "review": review,
     }
+
+
+def _reset_state(root: Path) -> None:
+    """A refreshed demo starts its automations' history over: the embedded state file goes (with
+    its tokens); a configured PostgreSQL state is left alone."""
+    from conveyor.state import STATE_FILE, state_url
+
+    if state_url(root):
+        return
+    for suffix in ("", "-wal", "-shm"):
+        (root / (STATE_FILE + suffix)).unlink(missing_ok=True)

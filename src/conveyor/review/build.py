@@ -76,7 +76,12 @@ def _headline(s: dict[str, Any]) -> list[str]:
     return lines
 
 
-def maturity(ws: Workspace, streams: list[dict[str, Any]], sections: list[dict[str, Any]]) -> dict[str, Any]:
+def maturity(
+    ws: Workspace,
+    streams: list[dict[str, Any]],
+    sections: list[dict[str, Any]],
+    automations: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Beginner / growing / mature, from what the workspace holds, with the steps to the next tier."""
     root = ws.root
     names = [s["name"] for s in streams]
@@ -143,9 +148,10 @@ def maturity(ws: Workspace, streams: list[dict[str, Any]], sections: list[dict[s
         ),
         (
             "mature",
-            "governed automations with audit and monitoring",
-            (root / "automations").is_dir(),
-            "declare automations with owners and success criteria (coming in conveyor)",
+            "governed automations live, with audit and monitoring",
+            any(a["status"]["status"] == "live" for a in automations or []),
+            "declare an automation with an owner and success criteria (automations/NAME.yaml), "
+            "run it in shadow, then `conveyor automation go-live NAME`",
         ),
     ]
     met = {tier: all(ok for t, _, ok, _ in checks if t == tier) for tier in ("beginner", "growing", "mature")}
@@ -164,6 +170,32 @@ def maturity(ws: Workspace, streams: list[dict[str, Any]], sections: list[dict[s
         "checks": [{"tier": t, "check": c, "met": ok} for t, c, ok, _ in checks],
         "next_steps": todo,
     }
+
+
+def automation_reviews(ws: Workspace, streams: list[str]) -> list[dict[str, Any]]:
+    """Each automation on the reviewed streams (or on none): its monitoring and scorecard."""
+    from conveyor.automation import list_automations, monitor
+
+    out = []
+    for auto in list_automations(ws.root):
+        if auto.stream is not None and auto.stream not in streams:
+            continue
+        m = monitor(ws.state, ws.root, auto.name, ws=ws)
+        days = [d["day"] for d in m["daily"]]
+        m["chart"] = {
+            "data": [
+                {"type": "bar", "name": tier, "x": days, "y": [d[tier] for d in m["daily"]], "marker": {"color": color}}
+                for tier, color in (("auto", "#2e7d32"), ("suggest", "#b26a00"), ("human", "#5f6b7a"))
+            ],
+            "layout": {
+                "barmode": "stack",
+                "height": 200,
+                "margin": {"l": 40, "r": 10, "t": 10, "b": 30},
+                "legend": {"orientation": "h", "y": 1.2},
+            },
+        }
+        out.append(m)
+    return out
 
 
 def build_review(
@@ -201,6 +233,7 @@ def build_review(
                 "currency": sec["opportunities"]["currency"],
             }
         )
+    automations = automation_reviews(ws, chosen)
     if progress is not None:
         progress("writing the review", 0.95)
     return {
@@ -208,6 +241,7 @@ def build_review(
         "workspace": str(ws.root),
         "streams": summary,
         "sections": sections,
-        "maturity": maturity(ws, [s for s in infos if s["name"] in chosen], sections),
+        "automations": automations,
+        "maturity": maturity(ws, [s for s in infos if s["name"] in chosen], sections, automations),
         "seconds": round(time.perf_counter() - started, 2),
     }

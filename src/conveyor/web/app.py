@@ -45,13 +45,14 @@ def _is_api(request: Request) -> bool:
 
 def create_app(ws: Workspace) -> FastAPI:
     """The application over an open (writable) workspace; the caller closes the workspace."""
-    from conveyor.web import api, pages
+    from conveyor.web import api, api_automation, pages, pages_automation
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         from conveyor.web.background import Background
 
         worker = Background(ws)
+        app.state.background = worker
         worker.start()
         try:
             yield
@@ -80,7 +81,9 @@ def create_app(ws: Workspace) -> FastAPI:
         return {"status": "ok", "version": __version__, "workspace": str(ws.root), "pid": os.getpid()}
 
     app.include_router(api.router)
+    app.include_router(api_automation.router)
     app.include_router(pages.router)
+    app.include_router(pages_automation.router)
 
     @app.exception_handler(ConveyorError)
     async def conveyor_error(request: Request, exc: ConveyorError) -> Response:

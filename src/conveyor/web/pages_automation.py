@@ -1,0 +1,99 @@
+"""Pages for governed automation: the review queue (reviewers) and the automations' monitoring
+(with the kill switch for admins). They call the service functions; their buttons call the API
+with the session cookie."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from conveyor import service
+from conveyor.access import allows
+from conveyor.web.api import WS
+from conveyor.web.auth import Principal, require
+from conveyor.web.pages import _render, _stream_names
+
+__all__ = ["router"]
+
+router = APIRouter()
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Reviewer = Annotated[Principal, Depends(require("reviewer"))]
+
+
+@router.get("/queue", response_class=HTMLResponse, summary="The review queue: accept, override, escalate, assign")
+def queue_page(request: Request, who: Reviewer, ws: WS, automation: str | None = None) -> HTMLResponse:
+    from conveyor.automation import list_automations
+
+    items = service.queue(ws, automation=automation or None, state="open", limit=500)
+    autos = {a.name: a for a in list_automations(ws.root)}
+    meta = {
+        name: {"labels": a.labels, "reasons": a.override_reasons, "fields": list(a.input)} for name, a in autos.items()
+    }
+    done = service.queue(ws, automation=automation or None, state="done", limit=10)
+    return _render(
+        request,
+        "queue.html.j2",
+        who=who,
+        streams=_stream_names(ws),
+        items=items,
+        done=done,
+        automation=automation,
+        automations=sorted(autos),
+        meta_json=json.dumps(meta),
+        items_json=json.dumps(items, default=str),
+    )
+
+
+@router.get("/automations", response_class=HTMLResponse, summary="Every automation with its status and figures")
+def automations_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
+    rows = service.automations(ws)
+    return _render(request, "automations.html.j2", who=who, streams=_stream_names(ws), rows=rows)
+
+
+def _charts(m: dict[str, Any]) -> dict[str, str]:
+    days = [d["day"] for d in m["daily"]]
+    colors = {"auto": "#2e7d32", "suggest": "#b26a00", "human": "#5f6b7a"}
+    volume = {
+        "data": [
+            {"type": "bar", "name": tier, "x": days, "y": [d[tier] for d in m["daily"]], "marker": {"color": colors[tier]}}
+            for tier in ("auto", "suggest", "human")
+        ],
+        "layout": {
+            "barmode": "stack",
+            "height": 220,
+            "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
+            "legend": {"orientation": "h", "y": 1.15},
+            "yaxis": {"title": "decisions"},
+        },
+    }
+    acc = [round(d["correct"] / d["answered"], 3) if d["answered"] else None for d in m["daily"]]
+    accuracy = {
+        "data": [{"type": "scatter", "mode": "lines+markers", "name": "accuracy", "x": days, "y": acc, "connectgaps": True}],
+        "layout": {
+            "height": 220,
+            "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
+            "yaxis": {"range": [0, 1.05], "tickformat": ".0%", "title": "accuracy"},
+        },
+    }
+    return {"volume": json.dumps(volume), "accuracy": json.dumps(accuracy)}
+
+
+@router.get("/automations/{name}", response_class=HTMLResponse, summary="One automation: monitoring and scorecard")
+def automation_page(request: Request, name: str, who: Viewer, ws: WS) -> HTMLResponse:
+    m = service.automation_monitor(ws, name)
+    dead = service.deliveries(ws, automation=name, status="dead", limit=50)
+    recent = service.audit_recent(ws, automation=name, limit=15)
+    return _render(
+        request,
+        "automation.html.j2",
+        who=who,
+        streams=_stream_names(ws),
+        m=m,
+        dead=dead,
+        recent=recent,
+        charts=_charts(m),
+        is_admin=allows(who["role"], "admin"),
+    )
