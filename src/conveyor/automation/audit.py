@@ -19,7 +19,17 @@ from typing import Any
 
 from conveyor.state import StateStore
 
-__all__ = ["GENESIS", "append", "export", "iter_records", "read_export", "recent", "record_hash", "verify", "verify_records"]
+__all__ = [
+    "GENESIS",
+    "append",
+    "export",
+    "iter_records",
+    "read_export",
+    "recent",
+    "record_hash",
+    "verify",
+    "verify_records",
+]
 
 GENESIS = "0" * 64
 _FIELDS = ("seq", "at", "actor", "automation", "kind", "decision_id", "data", "prev_hash")

@@ -295,10 +295,12 @@ def _scorecard(auto: Automation, live: dict[str, Any], effect: dict[str, Any] | 
                 if x
             )
             met = None if value is None else (c.min is None or value >= c.min) and (c.max is None or value <= c.max)
+            unit = "ms" if c.metric == "latency_p99_ms" else "cases" if c.metric == "volume" else "share"
             out.append(
                 {
                     "criterion": c.label or f"{c.metric} {bound}",
                     "metric": c.metric,
+                    "unit": unit,
                     "value": value,
                     "target": bound,
                     "met": met,
@@ -322,10 +324,12 @@ def _scorecard(auto: Automation, live: dict[str, Any], effect: dict[str, Any] | 
     return out
 
 
-def _daily(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _weekly(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Decisions per week (the Monday it starts), by tier, with overrides and answers."""
     days: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
-        d = days[r["created_at"][:10]]
+        t = datetime.fromisoformat(r["created_at"])
+        d = days[(t.date() - timedelta(days=t.weekday())).isoformat()]
         d["decisions"] += 1
         d[r["tier"]] += 1
         if r["outcome"] in _CHANGED:
@@ -375,7 +379,7 @@ def monitor(state: StateStore, root: Path, name: str, *, ws: Workspace | None = 
         "segments": _segments(auto, rows),
         "scorecard": _scorecard(auto, live, effect),
         "kpi_effect": effect,
-        "daily": _daily(rows),
+        "weekly": _weekly(rows),
     }
 
 

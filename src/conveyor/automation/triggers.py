@@ -144,7 +144,9 @@ def _events(
         where.append(f"e.activity = (SELECT code FROM {s}.activities WHERE name = ?)")
         params.append(auto.trigger.activity)
     # an automation's own events (resource automation:NAME) never trigger automations: no loops
-    where.append(f"(e.resource IS NULL OR e.resource NOT IN (SELECT code FROM {s}.resources WHERE name LIKE 'automation:%'))")
+    where.append(
+        f"(e.resource IS NULL OR e.resource NOT IN (SELECT code FROM {s}.resources WHERE name LIKE 'automation:%'))"
+    )
     if until is not None:
         where.append("e.ts <= ?")
         params.append(until)

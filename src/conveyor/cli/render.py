@@ -67,6 +67,20 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
             for r in c["rules"]:
                 console.print(f"      {r['name']}: {r['violating_cases']:,} violating ({pct(r['share'])})")
     ws = summary["workspace"]
+    t = summary.get("automation") or {}
+    if "live" in t:
+        console.print(
+            f"\n[bold]automation {t['automation']}[/] (rules decider, live): shadow accuracy {pct(t['shadow']['accuracy'])} "
+            f"on {t['shadow']['decided']:,} tickets; live on {t['live']['decided']:,}: coverage {pct(t['live']['coverage'])}, "
+            f"accuracy {pct(t['live']['accuracy'])}, overrides {pct(t['live']['override_rate'])}; "
+            f"{t['queue_open']} tickets wait in the review queue"
+        )
+        for c in t["scorecard"]:
+            mark = "[dim]?[/]" if c["met"] is None else "[green]✓[/]" if c["met"] else "[red]✗[/]"
+            console.print(f"    {mark} {c['criterion']}")
+        console.print(
+            f"    conveyor automation monitor {t['automation']} -w {ws} · conveyor queue -w {ws} · conveyor audit verify -w {ws}"
+        )
     review = summary["review"]
     console.print(
         f"\n[bold]the operating review[/] ({review['seconds']} s): open [bold]{Path(review['html']).as_uri()}[/] "

@@ -165,19 +165,37 @@ def run_triage(ws: Workspace, *, seed: int = 7, open_items: int = 12) -> dict[st
     tail = starts[-(open_items * 3)] if len(starts) > open_items * 6 else starts[-1]
     owner = "support-operations (demo)"
     with state.transaction():  # the history in a few transactions: one fsync each, not one per decision
-        set_status(state, load_automation(ws.root, NAME), "shadow", actor=owner, reason="pilot starts in shadow", at=_iso(t0))
+        set_status(
+            state, load_automation(ws.root, NAME), "shadow", actor=owner, reason="pilot starts in shadow", at=_iso(t0)
+        )
         shadow = run_trigger(ws, state, NAME, replay=True, until=t1)
         _answer_queue(ws, truth, rng, keep_open=set())
     cal = calibrate(state, ws.root, NAME, precision=0.95, on="shadow", apply=True, actor=owner)
     with state.transaction():
-        set_status(state, load_automation(ws.root, NAME), "go-live", actor=owner, reason="shadow accuracy reached the target", at=_iso(t1 + timedelta(minutes=5)))
+        set_status(
+            state,
+            load_automation(ws.root, NAME),
+            "go-live",
+            actor=owner,
+            reason="shadow accuracy reached the target",
+            at=_iso(t1 + timedelta(minutes=5)),
+        )
         live = run_trigger(ws, state, NAME, replay=True, until=tail)
         _answer_queue(ws, truth, rng, keep_open=set())
         # what really happened to the tickets it routed alone: the queue they were resolved in
-        auto_rows = state.execute("SELECT id, case_id, created_at FROM decisions WHERE automation = ? AND tier = 'auto'", (NAME,))
+        auto_rows = state.execute(
+            "SELECT id, case_id, created_at FROM decisions WHERE automation = ? AND tier = 'auto'", (NAME,)
+        )
         for r in auto_rows:
             if r["case_id"] in truth:
-                record_outcome(state, ws.root, r["id"], truth[r["case_id"]][0], actor="support-operations (demo)", at=_iso(datetime.fromisoformat(r["created_at"]) + timedelta(days=1)))
+                record_outcome(
+                    state,
+                    ws.root,
+                    r["id"],
+                    truth[r["case_id"]][0],
+                    actor="support-operations (demo)",
+                    at=_iso(datetime.fromisoformat(r["created_at"]) + timedelta(days=1)),
+                )
     # the last tickets: those the rules are sure of were routed when they arrived; the others
     # arrived "just now" and wait for a dispatcher
     auto = load_automation(ws.root, NAME)
@@ -188,32 +206,34 @@ def run_triage(ws: Workspace, *, seed: int = 7, open_items: int = 12) -> dict[st
         [tail],
     )
     now = datetime.now(UTC)
-    waiting = [r for r in rows]
-    fresh = 0
+    fresh: set[str] = set()
     with state.transaction():
-        for i, r in enumerate(reversed(waiting)):
+        for r in reversed(rows):
             item = {"ticket_id": r[0], "subject": r[1], "body": r[2], "priority": r[3], "customer_tier": r[4]}
             tier = assign_tier(auto, decider.decide(item), item)[0]
-            if tier != "auto" and fresh < open_items:
-                decide(state, ws.root, NAME, item, actor="conveyor (trigger)", at=_iso(now - timedelta(minutes=7 + 23 * fresh)))
-                fresh += 1
+            if tier != "auto" and len(fresh) < open_items:
+                at = now - timedelta(minutes=7 + 23 * len(fresh))
+                fresh.add(decide(state, ws.root, NAME, item, actor="conveyor (trigger)", at=_iso(at))["decision_id"])
             else:
                 decide(state, ws.root, NAME, item, actor="conveyor (trigger)", at=_iso(r[5] + timedelta(seconds=1)))
-            del i
+        _answer_queue(ws, truth, rng, keep_open=fresh)
         mark_seen(ws, state, NAME)
     delivered = deliver_due(state, ws, limit=100_000)
     m = monitor(state, ws.root, NAME, ws=ws)
     return {
         "automation": NAME,
         "shadow": {"decided": shadow["decided"], "accuracy": m["shadow"]["accuracy"]},
-        "calibration": {"auto_at": cal["auto_at"], "per_label": {k: v["threshold"] for k, v in cal["per_label"].items()}},
+        "calibration": {
+            "auto_at": cal["auto_at"],
+            "per_label": {k: v["threshold"] for k, v in cal["per_label"].items()},
+        },
         "live": {
-            "decided": live["decided"] + len(waiting),
+            "decided": live["decided"] + len(rows),
             "coverage": m["live"]["coverage"],
             "accuracy": m["live"]["accuracy"],
             "override_rate": m["live"]["override_rate"],
         },
-        "queue_open": fresh,
+        "queue_open": len(fresh),
         "deliveries": delivered,
         "scorecard": [{"criterion": c["criterion"], "value": c["value"], "met": c["met"]} for c in m["scorecard"]],
     }

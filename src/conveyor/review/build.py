@@ -181,10 +181,16 @@ def automation_reviews(ws: Workspace, streams: list[str]) -> list[dict[str, Any]
         if auto.stream is not None and auto.stream not in streams:
             continue
         m = monitor(ws.state, ws.root, auto.name, ws=ws)
-        days = [d["day"] for d in m["daily"]]
+        days = [d["day"] for d in m["weekly"]]
         m["chart"] = {
             "data": [
-                {"type": "bar", "name": tier, "x": days, "y": [d[tier] for d in m["daily"]], "marker": {"color": color}}
+                {
+                    "type": "bar",
+                    "name": tier,
+                    "x": days,
+                    "y": [d[tier] for d in m["weekly"]],
+                    "marker": {"color": color},
+                }
                 for tier, color in (("auto", "#2e7d32"), ("suggest", "#b26a00"), ("human", "#5f6b7a"))
             ],
             "layout": {

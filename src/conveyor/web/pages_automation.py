@@ -54,11 +54,17 @@ def automations_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
 
 
 def _charts(m: dict[str, Any]) -> dict[str, str]:
-    days = [d["day"] for d in m["daily"]]
+    days = [d["day"] for d in m["weekly"]]
     colors = {"auto": "#2e7d32", "suggest": "#b26a00", "human": "#5f6b7a"}
     volume = {
         "data": [
-            {"type": "bar", "name": tier, "x": days, "y": [d[tier] for d in m["daily"]], "marker": {"color": colors[tier]}}
+            {
+                "type": "bar",
+                "name": tier,
+                "x": days,
+                "y": [d[tier] for d in m["weekly"]],
+                "marker": {"color": colors[tier]},
+            }
             for tier in ("auto", "suggest", "human")
         ],
         "layout": {
@@ -69,9 +75,11 @@ def _charts(m: dict[str, Any]) -> dict[str, str]:
             "yaxis": {"title": "decisions"},
         },
     }
-    acc = [round(d["correct"] / d["answered"], 3) if d["answered"] else None for d in m["daily"]]
+    acc = [round(d["correct"] / d["answered"], 3) if d["answered"] else None for d in m["weekly"]]
     accuracy = {
-        "data": [{"type": "scatter", "mode": "lines+markers", "name": "accuracy", "x": days, "y": acc, "connectgaps": True}],
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "accuracy", "x": days, "y": acc, "connectgaps": True}
+        ],
         "layout": {
             "height": 220,
             "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
