@@ -353,11 +353,23 @@ def automation_run(ws: Workspace, name: str, *, replay: bool = False) -> dict[st
     return result
 
 
-def decide(ws: Workspace, name: str, *, input: Any, actor: str | None = None) -> dict[str, Any]:
-    """Decide on one item: ``{"decision_id", "tier", "label", "confidence", "explanation", ...}``."""
+def decide(
+    ws: Workspace,
+    name: str,
+    *,
+    input: Any,
+    actor: str | None = None,
+    deliver: bool = True,
+) -> dict[str, Any]:
+    """Decide on one item: ``{"decision_id", "tier", "label", "confidence", "explanation", ...}``.
+    ``deliver`` carries out the actions at once (in the server, its background loop does)."""
     from conveyor.automation import decide as run
+    from conveyor.automation import deliver_due
 
-    return run(ws.state, ws.root, name, input, actor=_actor(actor))
+    result = run(ws.state, ws.root, name, input, actor=_actor(actor))
+    if deliver and result["tier"] == "auto":
+        deliver_due(ws.state, ws)
+    return result
 
 
 def decision(ws: Workspace, decision_id: str) -> dict[str, Any]:

@@ -275,7 +275,7 @@ def _record(
     with state.transaction():
         state.execute(
             "INSERT INTO decisions (id, automation, status, decider, decider_version, input, case_id, label, "
-            "confidence, explanation, similar, policy_tier, tier, reasons, error, latency_ms, actor, created_at) "
+            "confidence, explanation, similar_cases, policy_tier, tier, reasons, error, latency_ms, actor, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 d["decision_id"],
@@ -412,8 +412,7 @@ def resolve(
             from conveyor.automation.actions import enqueue_actions
 
             enqueue_actions(state, auto, decision_id, final, json.loads(d["input"]), at=at)
-    if outcome == "overridden":
-        check_limits(state, auto, at=at)
+    check_limits(state, auto, at=at)  # the window's rate moves with every answer
     return {"decision_id": decision_id, "state": "done", "outcome": outcome, "label": final, "reason": reason}
 
 
@@ -486,8 +485,7 @@ def record_outcome(
             decision_id=decision_id,
             at=at,
         )
-    if outcome == "corrected":
-        check_limits(state, auto, at=at)
+    check_limits(state, auto, at=at)
     return {"decision_id": decision_id, "outcome": outcome, "label": label}
 
 
@@ -555,6 +553,8 @@ _JSON_COLUMNS = ("input", "similar", "reasons")
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    if "similar_cases" in row:
+        row["similar"] = row.pop("similar_cases")
     for k in _JSON_COLUMNS:
         if k in row and isinstance(row[k], str):
             row[k] = json.loads(row[k])
@@ -588,7 +588,7 @@ def queue_items(
     rows = state.execute(
         "SELECT q.decision_id, q.automation, q.state, q.assignee, q.created_at, q.due_at, q.resolved_at, "
         "q.resolved_by, q.outcome, q.final_label, q.reason, q.note, d.status, d.tier, d.policy_tier, d.label, "
-        "d.confidence, d.explanation, d.similar, d.reasons, d.error, d.input, d.case_id, d.decider, d.decider_version "
+        "d.confidence, d.explanation, d.similar_cases AS similar, d.reasons, d.error, d.input, d.case_id, d.decider, d.decider_version "
         f"FROM queue q JOIN decisions d ON d.id = q.decision_id WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?",
         (*params, limit),
     )

@@ -3,8 +3,10 @@
 - ``events``: new events of a stream (optionally only one ``activity``, and only items meeting
   ``where``). Each new event is one item; its fields are the case attributes of the same names
   (the ``case_field`` is the case id). The trigger keeps a mark (the last ingest it has seen), so
-  each event is decided once; the first run starts from the events already there, unless
-  ``replay`` asks it to decide them too (at the time of each event: a shadow history).
+  each event is decided once; the first run takes the events of the ingests that began after
+  the automation started deciding (left draft), unless ``replay`` asks it to decide the ones
+  already there too (at the time of each event: a shadow history). An automation's own events
+  (resource ``automation:NAME``) never trigger one: no loops.
 - ``schedule``: every ``every``, the open cases whose last event is ``activity`` and that have
   been idle at least ``idle_for`` (each case once per idle spell).
 
@@ -55,24 +57,40 @@ def mark_seen(ws: Workspace, state: StateStore, name: str) -> None:
     _set_mark(state, name, f"{top}|")
 
 
+def _ingests_before(ws: Workspace, state: StateStore, auto: Automation, stream: str) -> int:
+    """The last ingest into ``stream`` that began before the automation started deciding (it left
+    draft; for one declared shadow or live, when its file was written)."""
+    st = current_status(state, auto)
+    since = st["shadow_since"] or st["live_since"] or st["changed_at"]
+    if since is None:
+        from conveyor.automation.definitions import automation_path
+
+        since = datetime.fromtimestamp(automation_path(Path(ws.root), auto.name).stat().st_mtime, UTC).isoformat()
+    found = ws.store.scalar(
+        "SELECT max(id) FROM main.ingests WHERE stream = ? AND started_at < ?::TIMESTAMPTZ", [stream, since]
+    )
+    return -1 if found is None else int(found)
+
+
 def _case_fields(ws: Workspace, auto: Automation) -> tuple[str, list[str]]:
-    """The select list of the item's fields from ``c`` (the cases table), and the fields found."""
+    """The select list of the item's fields, and the fields found: the triggering event's own
+    attribute (``e``) where it has one of the field's name, else the case attribute (``c``)."""
+    from conveyor.data.layout import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS, attribute_columns
+
     schema = stream_schema(str(auto.trigger.stream))
-    have = {
-        r[0]
-        for r in ws.store.rows(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = 'cases'",
-            [schema],
-        )
-    }
+    on_event = set(attribute_columns(ws.store, schema, "events", CORE_EVENT_COLUMNS))
+    on_case = set(attribute_columns(ws.store, schema, "cases", CORE_CASE_COLUMNS))
     cols, found = [], []
     for name in auto.input:
         if name == auto.case_field:
             cols.append(f"c.case_id AS {quote(name)}")
-            found.append(name)
-        elif name in have:
+        elif name in on_event:
+            cols.append(f"e.{quote(name)}")
+        elif name in on_case:
             cols.append(f"c.{quote(name)}")
-            found.append(name)
+        else:
+            continue
+        found.append(name)
     return ", ".join(["c.case_id AS _case", "e.ts AS _ts", *cols]), found
 
 
@@ -122,15 +140,8 @@ def _events(
     s = quote(stream_schema(stream))
     top = int(ws.store.scalar(f"SELECT coalesce(max(ingest_id), 0) FROM {s}.events"))
     mark = _mark(state, auto.name)
-    if mark is None and not replay:
-        _set_mark(state, auto.name, f"{top}|")
-        return {
-            "automation": auto.name,
-            "decided": 0,
-            "skipped": 0,
-            "problems": [],
-            "note": "started: new events from now on",
-        }
+    if mark is None and not replay:  # first run: the events that came after it started deciding
+        mark = f"{_ingests_before(ws, state, auto, stream)}|"
     seen_ingest, _, seen_ts = (mark or "-1|").partition("|")
     select, found = _case_fields(ws, auto)
     where, params = ["e.ingest_id <= ?"], [top]

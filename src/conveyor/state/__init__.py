@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     label TEXT,
     confidence DOUBLE PRECISION,
     explanation TEXT,
-    similar TEXT,
+    similar_cases TEXT,
     policy_tier TEXT NOT NULL,
     tier TEXT NOT NULL,
     reasons TEXT,
