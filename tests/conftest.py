@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import math
 import os
+import shutil
+import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -80,3 +85,53 @@ def same(a: Any, b: Any, path: str = "") -> None:
             same(x, y, f"{path}[{i}]")
     else:
         assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+# -- PostgreSQL for the operational store's second backend -----------------------------------
+
+
+def _as_postgres() -> list[str]:
+    """How to run PostgreSQL's programs: as ourselves, or (as root, which initdb refuses) as ``postgres``."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A running PostgreSQL server for this test session; its admin URL (socket only)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        skip_or_fail("PostgreSQL is not installed (`make install` installs Debian's postgresql)")
+    bindir = Path(found[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="conveyor-pg-"))
+    folder.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    data, sock = folder / "data", folder
+    run = _as_postgres()
+    subprocess.run(
+        [*run, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-k {sock} -c listen_addresses='' -c max_connections=100"
+    subprocess.run(
+        [*run, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(folder / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql:///postgres?host={sock}&user=postgres"
+    finally:
+        subprocess.run(
+            [*run, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True, check=False
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def fresh_database(admin_url: str) -> str:
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return admin_url.replace("/postgres?", f"/{name}?", 1)

@@ -1,22 +1,15 @@
-"""The operational store on both backends: SQLite in the workspace, and a real PostgreSQL server
-started here from Debian's ``postgresql`` package (its own cluster in a temporary folder, a Unix
-socket only, one fresh database per test)."""
+"""The operational store on both backends: SQLite in the workspace, and the real PostgreSQL server
+of ``tests/conftest.py`` (one fresh database per test)."""
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conveyor.workspace import Workspace, init_workspace, open_workspace
-from tests.conftest import skip_or_fail
+from tests.conftest import fresh_database
 
 TRIAGE = """\
 name: triage
@@ -51,43 +44,6 @@ policy:
 limits: {max_override_rate: 0.3, max_error_rate: 0.2, window: 20, min_items: 10}
 status: shadow
 """
-
-
-def _as_postgres() -> list[str]:
-    """How to run PostgreSQL's programs: as ourselves, or (as root, which initdb refuses) as ``postgres``."""
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[str]:
-    """A running PostgreSQL server for this test session; its admin URL (socket only)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        skip_or_fail("PostgreSQL is not installed (`make install` installs Debian's postgresql)")
-    bindir = Path(found[-1]).parent
-    folder = Path(tempfile.mkdtemp(prefix="conveyor-pg-"))
-    folder.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    data, sock = folder / "data", folder
-    run = _as_postgres()
-    subprocess.run([*run, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"], check=True, capture_output=True)
-    opts = f"-k {sock} -c listen_addresses='' -c max_connections=100"
-    subprocess.run([*run, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(folder / "log"), "-w", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql:///postgres?host={sock}&user=postgres"
-    finally:
-        subprocess.run([*run, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def fresh_database(admin_url: str) -> str:
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    return admin_url.replace("/postgres?", f"/{name}?", 1)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -45,10 +45,10 @@ status: live
 
 
 class Hook(BaseHTTPRequestHandler):
-    calls: list[tuple[str, str, dict[str, Any]]] = []
-    fail_first: dict[str, int] = {}
+    calls: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
+    fail_first: ClassVar[dict[str, int]] = {}
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         Hook.calls.append((self.path, self.headers["Idempotency-Key"], body))
         left = Hook.fail_first.get(self.path, 0)
@@ -96,7 +96,8 @@ def test_ingest_triggers_decisions_whose_actions_land(ws: Workspace, hook: str, 
     assert (router["decided"], router["skipped"]) == (3, 0), router  # one per Create event of this ingest
     decisions = {d["case_id"]: d for d in ws.state.execute("SELECT case_id, tier, label FROM decisions")}
     assert set(decisions) == {"T2", "T3", "T4"}
-    assert decisions["T2"]["tier"] == "auto" and decisions["T3"]["tier"] == "suggest"
+    assert decisions["T2"]["tier"] == "auto"
+    assert decisions["T3"]["tier"] == "suggest"
 
     # T2 acted alone: its event and attribute are in the stream, its webhook was called once
     case = service.case(ws, "tickets", "T2")
@@ -104,7 +105,9 @@ def test_ingest_triggers_decisions_whose_actions_land(ws: Workspace, hook: str, 
     assert ("Routed to Network", "automation:router") in acts
     assert case["case"]["routed_to"] == "Network"
     ok_calls = [c for c in Hook.calls if c[0].startswith("/ok/")]
-    assert len(ok_calls) == 1 and ok_calls[0][2]["label"] == "Network" and ok_calls[0][2]["ticket_id"] == "T2"
+    assert len(ok_calls) == 1
+    assert ok_calls[0][2]["label"] == "Network"
+    assert ok_calls[0][2]["ticket_id"] == "T2"
     # the automation's own events do not trigger it again
     again = service.automation_run(ws, "router")
     assert again["decided"] == 0
@@ -118,11 +121,13 @@ def test_ingest_triggers_decisions_whose_actions_land(ws: Workspace, hook: str, 
     assert [(d["state"], d["attempts"]) for d in down] == [("dead", 2)]
     assert "HTTP 503" in down[0]["last_error"]
     keys = [c[1] for c in Hook.calls if c[0] == "/down"]
-    assert len(keys) == 2 and len(set(keys)) == 1  # one idempotency key across its retries
+    assert len(keys) == 2
+    assert len(set(keys)) == 1
     m = service.automation_monitor(ws, "router")
     assert m["deliveries"]["dead"] == 1
     kinds = [r["kind"] for r in service.audit_recent(ws, automation="router", limit=100)]
-    assert "dead_letter" in kinds and kinds.count("delivered") == 3
+    assert "dead_letter" in kinds
+    assert kinds.count("delivered") == 3
 
     # a person accepts T3's suggestion: its actions go out with the final label
     t3 = next(q for q in service.queue(ws) if q["case_id"] == "T3")
@@ -137,7 +142,9 @@ def test_ingest_triggers_decisions_whose_actions_land(ws: Workspace, hook: str, 
 
 
 def test_a_repeated_delivery_adds_no_second_event(ws: Workspace, hook: str, tmp_path: Path) -> None:
-    (ws.root / "automations" / "router.yaml").write_text(ROUTER.format(url=hook).replace("  - {kind: webhook", "  # - {kind: webhook"))
+    (ws.root / "automations" / "router.yaml").write_text(
+        ROUTER.format(url=hook).replace("  - {kind: webhook", "  # - {kind: webhook")
+    )
     service.ingest(ws, "tickets", path=str(_csv(tmp_path / "a.csv", [("T9", "Create", "2026-01-05 09:00", "vpn")])))
     n = len(service.case(ws, "tickets", "T9")["events"])
     assert n == 2

@@ -46,7 +46,16 @@ def _insert(st: StateStore) -> None:  # a well-formed record slipped in at 6: th
     st.execute("UPDATE audit SET seq = seq + 100 WHERE seq >= 6")
     st.execute("UPDATE audit SET seq = seq - 99 WHERE seq >= 106")
     prev = st.execute("SELECT hash FROM audit WHERE seq = 5")[0]["hash"]
-    rec = {"seq": 6, "at": "2026-01-01T00:00:00+00:00", "actor": "mallory", "automation": "triage", "kind": "accept", "decision_id": None, "data": "{}", "prev_hash": prev}
+    rec = {
+        "seq": 6,
+        "at": "2026-01-01T00:00:00+00:00",
+        "actor": "mallory",
+        "automation": "triage",
+        "kind": "accept",
+        "decision_id": None,
+        "data": "{}",
+        "prev_hash": prev,
+    }
     st.execute(
         "INSERT INTO audit (seq, at, actor, automation, kind, decision_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (*rec.values(), record_hash(rec)),
@@ -85,7 +94,13 @@ def test_export_verifies_elsewhere_and_the_cli_says_where(ws: Workspace, tmp_pat
     lines[1], lines[2] = lines[2], lines[1]
     out.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "CONVEYOR_WORKSPACE": str(ws.root)}
-    proc = subprocess.run([CONVEYOR, "audit", "verify", "--file", str(out), "--json"], capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(
+        [CONVEYOR, "audit", "verify", "--file", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["first_bad"] == 2
     _edit(ws.state)

@@ -52,16 +52,19 @@ def test_tiers_follow_the_policy(ws: Workspace) -> None:
 def test_bad_input_names_the_field(ws: Workspace) -> None:
     with pytest.raises(AutomationError) as e:
         service.decide(ws, "triage", input={"ticket_id": "1", "subject": "x", "tier": "platinum"})
-    assert e.value.field == "input.tier" and "gold, silver, bronze" in str(e.value.hint)
+    assert e.value.field == "input.tier"
+    assert "gold, silver, bronze" in str(e.value.hint)
     with pytest.raises(AutomationError) as e:
         service.decide(ws, "triage", input={"ticket_id": "1", "subject": "x"})
-    assert e.value.field == "input.tier" and "required" in e.value.message
+    assert e.value.field == "input.tier"
+    assert "required" in e.value.message
     with pytest.raises(AutomationError) as e:
         service.decide(ws, "triage", input={"ticket_id": "1", "subject": "x", "tier": "gold", "colour": "red"})
     assert e.value.field == "input.colour"
     with pytest.raises(AutomationError) as e:
         service.decide(ws, "triage", input={"ticket_id": "1", "subject": "x", "tier": "gold", "amount": "lots"})
-    assert e.value.field == "input.amount" and "number" in e.value.message
+    assert e.value.field == "input.amount"
+    assert "number" in e.value.message
 
 
 def test_shadow_decides_but_people_act(ws: Workspace) -> None:
@@ -74,7 +77,8 @@ def test_shadow_decides_but_people_act(ws: Workspace) -> None:
     d2 = service.decide(ws, "triage", input=item("invoice question"))
     assert service.queue_answer(ws, d2["decision_id"], action="answer", label="Service Desk")["outcome"] == "differed"
     m = service.automation_monitor(ws, "triage")
-    assert m["shadow"]["accuracy"] == 0.5 and m["live"]["volume"] == 0
+    assert m["shadow"]["accuracy"] == 0.5
+    assert m["live"]["volume"] == 0
     assert service.deliveries(ws) == []  # shadow never acts
 
 
@@ -95,7 +99,8 @@ def test_status_moves_and_the_kill_switch(ws: Workspace) -> None:
     assert service.automation_move(ws, "triage", "resume")["status"] == "live"
     assert service.decide(ws, "triage", input=item("wi-fi down"))["tier"] == "auto"
     kinds = [r["kind"] for r in service.audit_recent(ws, automation="triage", limit=50)]
-    assert kinds.count("status") == 3 and verify(ws.state)["ok"]
+    assert kinds.count("status") == 3
+    assert verify(ws.state)["ok"]
 
 
 def test_draft_takes_no_decisions(ws: Workspace) -> None:
@@ -111,7 +116,8 @@ def test_queue_answers_and_their_rules(ws: Workspace) -> None:
     assert service.queue_answer(ws, ids[0], action="accept")["outcome"] == "accepted"
     with pytest.raises(AutomationError) as e:
         service.queue_answer(ws, ids[1], action="override", label="Network")
-    assert e.value.field == "reason" and "wrong label" in str(e.value.hint)
+    assert e.value.field == "reason"
+    assert "wrong label" in str(e.value.hint)
     with pytest.raises(AutomationError) as e:
         service.queue_answer(ws, ids[1], action="override", label="Network", reason="other")
     assert e.value.field == "note"
@@ -125,11 +131,13 @@ def test_queue_answers_and_their_rules(ws: Workspace) -> None:
     with pytest.raises(AutomationError, match="already answered"):
         service.queue_answer(ws, ids[0], action="accept")
     open_items = {q["decision_id"]: q for q in service.queue(ws)}
-    assert set(open_items) == {ids[2], ids[3]} and open_items[ids[2]]["assignee"] == "kim"
+    assert set(open_items) == {ids[2], ids[3]}
+    assert open_items[ids[2]]["assignee"] == "kim"
     done = service.queue(ws, state="done")
     assert {d["outcome"] for d in done} == {"accepted", "overridden"}
     rec = service.decision(ws, ids[1])
-    assert rec["final_label"] == "Network" and [a["kind"] for a in rec["audit"]] == ["decision", "override"]
+    assert rec["final_label"] == "Network"
+    assert [a["kind"] for a in rec["audit"]] == ["decision", "override"]
     assert rec["audit"][1]["data"]["reason"] == "other"
 
 
@@ -143,8 +151,10 @@ def test_too_many_overrides_pause_it_and_say_why(ws: Workspace) -> None:
         else:
             service.queue_answer(ws, d["decision_id"], action="accept")
     st = service.automation(ws, "triage")["status"]
-    assert st["status"] == "paused" and st["changed_by"] == "conveyor (limit)"
-    assert "override rate 40%" in st["reason"] and "30%" in st["reason"]
+    assert st["status"] == "paused"
+    assert st["changed_by"] == "conveyor (limit)"
+    assert "override rate 40%" in st["reason"]
+    assert "30%" in st["reason"]
     assert service.decide(ws, "triage", input=item("vpn"))["tier"] == "human"
 
 
@@ -179,11 +189,13 @@ def test_a_failing_or_slow_decider_sends_the_item_to_a_person(ws: Workspace, kin
     _use_decider(ws.root, kind)
     live(ws)
     d = service.decide(ws, "triage", input=item("VPN drops"))
-    assert d["tier"] == "human" and d["label"] is None
+    assert d["tier"] == "human"
+    assert d["label"] is None
     assert ("model file missing" if kind == "test-exploding" else "within 200 ms") in d["error"]
     assert d["decider_version"] in ("boom-1", "slow-1")
     q = service.queue(ws)
-    assert q[0]["decision_id"] == d["decision_id"] and q[0]["error"] == d["error"]
+    assert q[0]["decision_id"] == d["decision_id"]
+    assert q[0]["error"] == d["error"]
 
 
 def test_errors_over_the_limit_pause_it(ws: Workspace) -> None:
@@ -192,4 +204,5 @@ def test_errors_over_the_limit_pause_it(ws: Workspace) -> None:
     for _ in range(10):
         service.decide(ws, "triage", input=item("VPN"))
     st = service.automation(ws, "triage")["status"]
-    assert st["status"] == "paused" and "error rate 100%" in st["reason"]
+    assert st["status"] == "paused"
+    assert "error rate 100%" in st["reason"]

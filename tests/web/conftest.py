@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from conveyor.review.html import CHROMIUM_FLAGS
+from tests.conftest import need, skip_or_fail
+
+FLAGS = [f for f in CHROMIUM_FLAGS if f != "--headless"]  # the flags the PDF printer uses (no network)
 CONVEYOR = [str(Path(sys.executable).parent / "conveyor")]
 
 
@@ -112,3 +117,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         proc.wait()
     proc.stdout.close()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    sync_api = need("playwright.sync_api", "the page tests drive Chromium with Playwright")
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        skip_or_fail("Chromium is not installed (`make install` installs Debian's chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=FLAGS)
+        yield b
+        b.close()

@@ -19,6 +19,8 @@ ADMIN = {(m, "/api/v1" + p) for m, p, role in service.ROUTES.values() if role ==
     ("POST", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{token_id}"),
 }
+#: Routes for reviewers and admins: the review queue and decisions (API and page).
+REVIEWER = {(m, "/api/v1" + p) for m, p, role in service.ROUTES.values() if role == "reviewer"} | {("GET", "/queue")}
 #: Open by design: liveness, and the login form's POST (which carries the token it checks).
 OPEN = {("GET", "/health"), ("POST", "/login")}
 
@@ -36,6 +38,9 @@ def _fill(path: str, server: Server) -> str:
         .replace("{job_id}", "0")
         .replace("{token_id}", "0")
         .replace("{name}", "swagger-ui.css")
+        .replace("{move}", "pause")
+        .replace("{decision_id}", "0")
+        .replace("{delivery_id}", "0")
     )
 
 
@@ -48,7 +53,7 @@ def test_the_route_list_is_the_whole_app(server: Server) -> None:
     routes = _routes(server)
     assert len(routes) >= 25
     assert ("GET", "/api/v1/streams") in routes
-    assert set(routes) >= ADMIN
+    assert set(routes) >= ADMIN | REVIEWER
 
 
 def test_every_route_refuses_without_a_token(server: Server) -> None:
@@ -69,6 +74,9 @@ def test_every_route_checks_the_role(server: Server) -> None:
         if (method, path) in ADMIN:
             assert status == 403, (method, path)
             assert _call(server, method, path, "reviewer") == 403, (method, path)
+        elif (method, path) in REVIEWER:
+            assert status == 403, (method, path)
+            assert _call(server, method, path, "reviewer") not in (401, 403), (method, path)
         else:
             assert status not in (401, 403), (method, path, status)
 

@@ -5,24 +5,19 @@ the report opens from file:// with no network. Screenshots go to test-artifacts/
 from __future__ import annotations
 
 import re
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from conveyor.review.html import CHROMIUM_FLAGS
-from tests.conftest import need, skip_or_fail
 from tests.web.conftest import Server, cli_json
 
 #: One server for every web test: they run on one worker, beside the Spark tests on the other.
 pytestmark = pytest.mark.xdist_group("web")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = [f for f in CHROMIUM_FLAGS if f != "--headless"]  # the flags the PDF printer uses (no network)
 
 
 class Watch:
@@ -35,18 +30,6 @@ class Watch:
     def check(self) -> None:
         assert self.errors == [], self.errors
         assert self.outside == [], self.outside
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = need("playwright.sync_api", "the page tests drive Chromium with Playwright")
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        skip_or_fail("Chromium is not installed (`make install` installs Debian's chromium)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=FLAGS)
-        yield b
-        b.close()
 
 
 def _page(browser: Any, *, local: tuple[str, ...] = ("127.0.0.1",)) -> tuple[Any, Watch]:
@@ -77,13 +60,15 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def _login(browser: Any, server: Server) -> tuple[Any, Watch]:
+def _login(
+    browser: Any, server: Server, role: str = "viewer", path: str = "/streams/order-to-cash"
+) -> tuple[Any, Watch]:
     page, watch = _page(browser)
-    page.goto(server.url + "/streams/order-to-cash")
+    page.goto(server.url + path)
     assert page.locator("input[name=token]").count() == 1  # 401: the login form
-    page.fill("input[name=token]", server.tokens["viewer"])
+    page.fill("input[name=token]", server.tokens[role])
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/streams/order-to-cash$"))
+    page.wait_for_url(re.compile(re.escape(path) + "$"))
     # the login form came with its 401, which the browser logs: that one is expected
     assert all("401" in e for e in watch.errors), watch.errors
     watch.errors.clear()
@@ -106,6 +91,8 @@ def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -
         "case": f"/streams/order-to-cash/cases/{case}",
         "review": "/review",
         "docs": "/docs",
+        "automations": "/automations",
+        "automation": "/automations/ticket-triage",
     }
     for name, path in pages.items():
         page.goto(server.url + path)

@@ -57,6 +57,10 @@ decider:
     - when: {subject: {contains_any: [error, field]}}
       label: Applications
       confidence: 0.88
+    - when: {subject: {contains_any: [export, how do i]}}
+      label: Service Desk
+      confidence: 0.75
+      because: how-to questions belong to the Service Desk
     - when: {body: {contains_any: [slow, seconds to load]}}
       label: Applications
       confidence: 0.7
@@ -64,7 +68,7 @@ decider:
     - when: {subject: {contains_any: [report, export]}}
       label: Applications
       confidence: 0.62
-      because: reports are usually the application's (how-to questions belong to the Service Desk)
+      because: reports are usually the application's
   default: {label: Service Desk, confidence: 0.3, because: no rule matched; the Service Desk sorts it out}
 policy:
   auto_at: 0.9
