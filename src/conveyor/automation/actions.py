@@ -13,7 +13,8 @@ never loses its actions. :func:`deliver_due` then carries them out:
   :func:`deliveries`, shown in the dashboard, retried by hand with :func:`retry_delivery`).
 - ``set_attribute``: sets a case attribute of the stream (a new attribute column if needed).
 
-Every final outcome (delivered, dead letter) is appended to the audit chain.
+Each pass appends its outcomes to the audit chain: one record per automation listing the
+idempotency keys delivered, and one per dead letter.
 """
 
 from __future__ import annotations
@@ -133,39 +134,72 @@ def enqueue_notice(state: StateStore, auto: Automation, url: str, body: dict[str
 # -- delivery --------------------------------------------------------------------------------------
 
 
-def _finish(state: StateStore, row: dict[str, Any], *, ok: bool, error: str | None, at: str) -> None:
+def _outcome(row: dict[str, Any], error: str | None, at: str) -> tuple[str, int, str]:
+    """A delivery's new state, attempts and next time after an attempt that ended with ``error``."""
     attempts = int(row["attempts"]) + 1
+    if error is None:
+        return "done", attempts, row["next_at"]
     payload = json.loads(row["payload"])
-    if ok:
-        new_state, next_at = "done", row["next_at"]
-    else:
-        retries = int(payload.get("retries", 0)) if row["kind"] == "webhook" else 5
-        if attempts > retries:
-            new_state, next_at = "dead", row["next_at"]
-        else:
-            delay = float(payload.get("backoff_s", 1.0)) * 2 ** (attempts - 1)
-            new_state, next_at = "pending", _iso(datetime.fromisoformat(at) + timedelta(seconds=delay))
+    retries = int(payload.get("retries", 0)) if row["kind"] == "webhook" else 5
+    if attempts > retries:
+        return "dead", attempts, row["next_at"]
+    delay = float(payload.get("backoff_s", 1.0)) * 2 ** (attempts - 1)
+    return "pending", attempts, _iso(datetime.fromisoformat(at) + timedelta(seconds=delay))
+
+
+def _finish(state: StateStore, rows: list[dict[str, Any]], errors: dict[str, str | None], at: str) -> dict[str, int]:
+    """Record a pass's outcomes in one transaction: successes in one statement, and one audit
+    record per automation listing what was delivered and what went to the dead letters."""
+    counts = {"delivered": 0, "retrying": 0, "dead": 0}
+    done: list[str] = []
+    finished: dict[str, dict[str, list[Any]]] = defaultdict(lambda: {"delivered": [], "dead": []})
     with state.transaction():
-        state.execute(
-            "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_error = ?, done_at = ? WHERE id = ?",
-            (new_state, attempts, next_at, error, at if new_state != "pending" else None, row["id"]),
-        )
-        if new_state != "pending":
-            audit.append(
-                state,
-                "delivered" if ok else "dead_letter",
-                {
-                    "action": row["kind"],
-                    "key": row["idem_key"],
-                    "attempts": attempts,
-                    "error": error,
-                    "target": _target(row["kind"], payload),
-                },
-                automation=row["automation"],
-                actor="conveyor (outbox)",
-                decision_id=row["decision_id"],
-                at=at,
+        for r in rows:
+            err = errors.get(r["id"])
+            new_state, attempts, next_at = _outcome(r, err, at)
+            if new_state == "done":
+                done.append(r["id"])
+                finished[r["automation"]]["delivered"].append(r["idem_key"])
+                counts["delivered"] += 1
+                continue
+            state.execute(
+                "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_error = ?, done_at = ? WHERE id = ?",
+                (new_state, attempts, next_at, err, at if new_state == "dead" else None, r["id"]),
             )
+            if new_state == "dead":
+                payload = json.loads(r["payload"])
+                finished[r["automation"]]["dead"].append(
+                    {"key": r["idem_key"], "attempts": attempts, "error": err, "target": _target(r["kind"], payload)}
+                )
+            counts["dead" if new_state == "dead" else "retrying"] += 1
+        for start in range(0, len(done), 500):
+            chunk = done[start : start + 500]
+            state.execute(
+                f"UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, done_at = ? "
+                f"WHERE id IN ({', '.join('?' for _ in chunk)})",
+                (at, *chunk),
+            )
+        for automation, what in finished.items():
+            if what["delivered"]:
+                audit.append(
+                    state,
+                    "delivered",
+                    {"keys": what["delivered"]},
+                    automation=automation,
+                    actor="conveyor (outbox)",
+                    at=at,
+                )
+            for dead in what["dead"]:
+                audit.append(
+                    state,
+                    "dead_letter",
+                    dead,
+                    automation=automation,
+                    actor="conveyor (outbox)",
+                    decision_id=dead["key"].split(":")[0],
+                    at=at,
+                )
+    return counts
 
 
 def _target(kind: str, payload: Mapping[str, Any]) -> str:
@@ -236,16 +270,23 @@ def _emit(ws: Workspace, rows: list[dict[str, Any]]) -> dict[str, str | None]:
 
 
 def _set_attributes(ws: Workspace, rows: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Set the attributes of ``rows`` (one statement per stream and attribute); an error per row."""
     from conveyor.data.ingest import set_case_attribute
 
-    out: dict[str, str | None] = {}
+    groups: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for r in rows:
         p = json.loads(r["payload"])
+        groups[(p["stream"], p["attribute"])].append((r, p))
+    out: dict[str, str | None] = {}
+    for (stream, attribute), group in groups.items():
         try:
-            set_case_attribute(ws.store, p["stream"], p["case"], p["attribute"], p["value"])
-            out[r["id"]] = None
+            missing = set(set_case_attribute(ws.store, stream, attribute, {p["case"]: p["value"] for _, p in group}))
         except Exception as exc:
-            out[r["id"]] = f"{type(exc).__name__}: {exc}"
+            missing, error = {p["case"] for _, p in group}, f"{type(exc).__name__}: {exc}"
+        else:
+            error = "no such case in the stream (yet)"
+        for r, p in group:
+            out[r["id"]] = error if p["case"] in missing else None
     return out
 
 
@@ -267,17 +308,7 @@ def deliver_due(state: StateStore, ws: Workspace, *, limit: int = 1000, now: dat
     for r in rows:
         if r["kind"] == "webhook":
             errors[r["id"]] = _post(r)
-    counts = {"delivered": 0, "retrying": 0, "dead": 0}
-    done_at = _iso(_now()) if now is None else at
-    for r in rows:
-        err = errors.get(r["id"])
-        _finish(state, r, ok=err is None, error=err, at=done_at)
-        if err is None:
-            counts["delivered"] += 1
-        else:
-            retries = int(json.loads(r["payload"]).get("retries", 0)) if r["kind"] == "webhook" else 5
-            counts["dead" if int(r["attempts"]) + 1 > retries else "retrying"] += 1
-    return counts
+    return _finish(state, rows, errors, _iso(_now()) if now is None else at)
 
 
 def deliveries(

@@ -75,7 +75,7 @@ def append(
             [rec[f] for f in (*_FIELDS, "hash")],
         )
         state.execute("UPDATE audit_head SET hash = ? WHERE id = 1", (rec["hash"],))
-    return rec["seq"]
+    return int(rec["seq"])
 
 
 def iter_records(state: StateStore, *, batch: int = 5000, automation: str | None = None) -> Iterator[dict[str, Any]]:

@@ -85,7 +85,7 @@ def _test(value: Any, op: str, arg: Any) -> bool:  # noqa: PLR0911 (one return p
             x = float(value)
         except (TypeError, ValueError):
             return False
-        return {"gt": x > arg, "ge": x >= arg, "lt": x < arg, "le": x <= arg}[op]
+        return bool({"gt": x > arg, "ge": x >= arg, "lt": x < arg, "le": x <= arg}[op])
     if op == "equals":
         return _text(value) == _text(arg)
     if op == "not_equals":

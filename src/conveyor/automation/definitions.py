@@ -97,7 +97,7 @@ class FieldSpec(_Model):
 class Rule(_Model):
     when: dict[str, Any]
     label: str
-    confidence: float = Field(0.9, ge=0, le=1)
+    confidence: float = Field(default=0.9, ge=0, le=1)
     because: str | None = None
 
 
@@ -111,13 +111,13 @@ class DeciderSpec(_Model):
     """What the rules say when none matches: {label, confidence} (else no label: a person decides)."""
     object: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    timeout_ms: int = Field(2000, ge=1, le=60_000)
+    timeout_ms: int = Field(default=2000, ge=1, le=60_000)
     version: str | None = None
 
 
 class TierThresholds(_Model):
-    auto_at: float | None = Field(None, ge=0, le=1)
-    suggest_at: float | None = Field(None, ge=0, le=1)
+    auto_at: float | None = Field(default=None, ge=0, le=1)
+    suggest_at: float | None = Field(default=None, ge=0, le=1)
 
 
 class HardRule(_Model):
@@ -129,8 +129,8 @@ class Policy(_Model):
     """Act alone at confidence >= ``auto_at``; suggest to a person at >= ``suggest_at``; else a
     person decides. Hard rules send an item to a person whatever the confidence."""
 
-    auto_at: float = Field(0.9, ge=0, le=1)
-    suggest_at: float = Field(0.6, ge=0, le=1)
+    auto_at: float = Field(default=0.9, ge=0, le=1)
+    suggest_at: float = Field(default=0.6, ge=0, le=1)
     per_label: dict[str, TierThresholds] = Field(default_factory=dict)
     hard_rules: list[HardRule] = Field(default_factory=list)
 
@@ -154,10 +154,10 @@ class Action(_Model):
     attribute: str | None = None
     value: str | None = None
     url: str | None = None
-    timeout_s: float = Field(5.0, gt=0, le=120)
-    retries: int = Field(5, ge=0, le=50)
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    retries: int = Field(default=5, ge=0, le=50)
     """webhook: attempts after the first; then the delivery goes to the dead letters."""
-    backoff_s: float = Field(1.0, gt=0, le=3600)
+    backoff_s: float = Field(default=1.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _needs(self) -> Action:
@@ -205,7 +205,7 @@ class Criterion(_Model):
     min: float | None = None
     max: float | None = None
     kpi: str | None = None
-    max_drop: float | None = Field(None, ge=0)
+    max_drop: float | None = Field(default=None, ge=0)
     """kpi: how much worse than before (in the KPI's unit) still passes; 0 means "no drop"."""
     label: str | None = None
 
@@ -223,10 +223,10 @@ class Criterion(_Model):
 class Limits(_Model):
     """When the automation pauses itself: a rate over the last ``window`` decisions above its limit."""
 
-    max_error_rate: float | None = Field(0.05, ge=0, le=1)
-    max_override_rate: float | None = Field(0.25, ge=0, le=1)
-    window: int = Field(50, ge=5)
-    min_items: int = Field(20, ge=1)
+    max_error_rate: float | None = Field(default=0.05, ge=0, le=1)
+    max_override_rate: float | None = Field(default=0.25, ge=0, le=1)
+    window: int = Field(default=50, ge=5)
+    min_items: int = Field(default=20, ge=1)
     notify_webhook: str | None = None
 
 
@@ -246,12 +246,12 @@ class Automation(_Model):
     input: dict[str, FieldSpec] = Field(min_length=1)
     case_field: str | None = None
     """The input field holding the stream case's id (links decisions to cases for the scorecard)."""
-    trigger: Trigger = Field(default_factory=Trigger)
-    decider: DeciderSpec = Field(default_factory=DeciderSpec)
-    policy: Policy = Field(default_factory=Policy)
+    trigger: Trigger = Field(default_factory=lambda: Trigger())
+    decider: DeciderSpec = Field(default_factory=lambda: DeciderSpec())
+    policy: Policy = Field(default_factory=lambda: Policy())
     actions: list[Action] = Field(default_factory=list)
     success_criteria: list[Criterion] = Field(default_factory=list)
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits = Field(default_factory=lambda: Limits())
     override_reasons: list[str] = Field(default_factory=lambda: list(DEFAULT_OVERRIDE_REASONS))
     queue_sla: str = "4h"
     segments: list[str] | None = None
@@ -308,9 +308,9 @@ class Automation(_Model):
         known = {*fields, "label", "decision_id", "automation", "confidence", "tier"}
         for i, action in enumerate(self.actions):
             for attr in ("case", "activity", "resource", "value", "url"):
-                for _, name, _, _ in string.Formatter().parse(getattr(action, attr) or ""):
-                    if name and name not in known:
-                        problems.append(f"actions.{i}.{attr}: {{{name}}} is not a field (use {sorted(known)})")
+                for _, used, _, _ in string.Formatter().parse(getattr(action, attr) or ""):
+                    if used and used not in known:
+                        problems.append(f"actions.{i}.{attr}: {{{used}}} is not a field (use {sorted(known)})")
         return problems
 
     @property

@@ -21,7 +21,7 @@ from typing import Any
 
 from conveyor.automation import audit
 from conveyor.automation.conditions import describe, matches
-from conveyor.automation.deciders import Decider, Proposal, build_decider
+from conveyor.automation.deciders import Decider, Proposal, RulesDecider, build_decider
 from conveyor.automation.definitions import Automation, AutomationError, load_automation, seconds
 from conveyor.state import StateStore
 
@@ -38,7 +38,7 @@ __all__ = [
 
 TIERS = ("auto", "suggest", "human")
 #: status now -> the moves it allows (command -> new status).
-_MOVES = {
+_MOVES: dict[str, dict[str, str | None]] = {
     "draft": {"shadow": "shadow"},
     "shadow": {"go-live": "live", "pause": "paused"},
     "live": {"pause": "paused", "shadow": "shadow"},
@@ -184,9 +184,15 @@ def _decider(auto: Automation, root: Path) -> Decider:
 
 
 def _run_decider(decider: Decider, item: dict[str, Any], timeout_ms: int) -> tuple[Proposal | None, str | None]:
-    future = _POOL.submit(decider.decide, dict(item))
+    """The decider's proposal, or why there is none. Deciders run on a worker thread so that one
+    past its timeout can be left behind; the rules decider (a few condition checks, no I/O) runs
+    in place, sparing the hand-over to a thread on every decision."""
+    proposal: Any
     try:
-        proposal = future.result(timeout=timeout_ms / 1000)
+        if isinstance(decider, RulesDecider):
+            proposal = decider.decide(dict(item))
+        else:
+            proposal = _POOL.submit(decider.decide, dict(item)).result(timeout=timeout_ms / 1000)
     except FutureTimeout:
         return None, f"the decider did not answer within {timeout_ms} ms"
     except Exception as exc:

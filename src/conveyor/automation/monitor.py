@@ -528,7 +528,7 @@ def calibrate(
         policy = auto.policy.model_copy(deep=True)
         policy.auto_at = max(overall["threshold"], policy.suggest_at)
         policy.per_label = {
-            lab: TierThresholds(auto_at=v["threshold"] if v["threshold"] is not None else 1.0)
+            lab: TierThresholds(auto_at=v["threshold"] if v["threshold"] is not None else 1.0, suggest_at=None)
             for lab, v in per_label.items()
         }
         new = auto.model_copy(update={"policy": policy})

@@ -112,7 +112,8 @@ def _item(auto: Automation, row: dict[str, Any], found: list[str]) -> dict[str, 
 def _decide_rows(
     ws: Workspace, state: StateStore, auto: Automation, rows: list[dict[str, Any]], found: list[str], *, replay: bool
 ) -> dict[str, Any]:
-    decided, skipped, problems = 0, 0, []
+    decided, skipped = 0, 0
+    problems: list[str] = []
     for row in rows:
         item = _item(auto, row, found)
         if auto.trigger.where and not matches(item, auto.trigger.where):
@@ -144,7 +145,8 @@ def _events(
         mark = f"{_ingests_before(ws, state, auto, stream)}|"
     seen_ingest, _, seen_ts = (mark or "-1|").partition("|")
     select, found = _case_fields(ws, auto)
-    where, params = ["e.ingest_id <= ?"], [top]
+    where: list[str] = ["e.ingest_id <= ?"]
+    params: list[Any] = [top]
     if seen_ts:
         where.append("(e.ingest_id > ? OR e.ts > ?::TIMESTAMPTZ)")
         params += [int(seen_ingest), seen_ts]
@@ -185,7 +187,8 @@ def _schedule(ws: Workspace, state: StateStore, auto: Automation, *, now: dateti
     s = quote(stream_schema(stream))
     select, found = _case_fields(ws, auto)
     idle = timedelta(seconds=seconds(trig.idle_for)) if trig.idle_for else timedelta(0)
-    where, params = ["e.pos = c.n_events - 1", "c.last_ts <= ?"], [now - idle]
+    where: list[str] = ["e.pos = c.n_events - 1", "c.last_ts <= ?"]
+    params: list[Any] = [now - idle]
     if trig.activity:
         where.append(f"e.activity = (SELECT code FROM {s}.activities WHERE name = ?)")
         params.append(trig.activity)

@@ -643,11 +643,12 @@ def _update_catalog(store: Store, stream: str, schema: str, now: datetime) -> No
     )
 
 
-def set_case_attribute(store: Store, stream: str, case_id: str, attribute: str, value: str | None) -> None:
-    """Set one case attribute (text) of a stream's case, adding the attribute if it is new.
+def set_case_attribute(store: Store, stream: str, attribute: str, values: dict[str, str | None]) -> list[str]:
+    """Set one case attribute (text) of many cases, ``{case_id: value}``, adding the attribute if
+    it is new; the case ids the stream does not have (nothing is set for them).
 
-    Later appends keep it (stored case attributes win over new rows). Raises when the stream or
-    the case does not exist, or when ``attribute`` is one of conveyor's own case columns.
+    Later appends keep the values (stored case attributes win over new rows). Raises when the
+    stream does not exist, or when ``attribute`` is one of conveyor's own case columns.
     """
     store.require_stream(stream)
     if attribute in CORE_CASE_COLUMNS:
@@ -655,13 +656,24 @@ def set_case_attribute(store: Store, stream: str, case_id: str, attribute: str, 
             f"{attribute!r} is one of conveyor's own case columns and cannot be set",
             hint=f"pick another attribute name (not {', '.join(CORE_CASE_COLUMNS)})",
         )
-    schema = stream_schema(stream)
-    s = quote(schema)
+    s = quote(stream_schema(stream))
+    import pyarrow as pa
+
+    given = pa.table(
+        {"case_id": list(values), "value": list(values.values())},
+        schema=pa.schema([("case_id", pa.string()), ("value", pa.string())]),
+    )
     with store.transaction():
-        if not store.scalar(f"SELECT count(*) FROM {s}.cases WHERE case_id = ?", [case_id]):
-            raise ConveyorError(
-                f"stream {stream!r} has no case {case_id!r}", hint="the case must have events before it gets attributes"
+        store.register("_set_values", given)
+        try:
+            missing = [
+                r[0] for r in store.rows(f"SELECT case_id FROM _set_values EXCEPT SELECT case_id FROM {s}.cases")
+            ]
+            store.execute(f"ALTER TABLE {s}.cases ADD COLUMN IF NOT EXISTS {quote(attribute)} VARCHAR")
+            store.execute(
+                f"UPDATE {s}.cases SET {quote(attribute)} = v.value FROM _set_values v WHERE {s}.cases.case_id = v.case_id"
             )
-        store.execute(f"ALTER TABLE {s}.cases ADD COLUMN IF NOT EXISTS {quote(attribute)} VARCHAR")
-        store.execute(f"UPDATE {s}.cases SET {quote(attribute)} = ? WHERE case_id = ?", [value, case_id])
+        finally:
+            store.unregister("_set_values")
         store.execute("UPDATE main.streams SET updated_at = ? WHERE name = ?", [datetime.now(UTC), stream])
+    return missing

@@ -29,6 +29,17 @@ def run_server(workspace: str | None, sock: socket.socket, *, announce: Callable
         app = create_app(ws)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
+        # What start-up loaded (DuckDB, FastAPI, Plotly's figures...) lives as long as the server:
+        # kept out of the collector's full passes, which would otherwise stall requests for tens of ms.
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        # The event loop answers decisions; the background loop's ingests run Python between their
+        # queries. A shorter GIL hand-over (default 5 ms) keeps the loop's waits short.
+        import sys
+
+        sys.setswitchinterval(0.001)
         announce({"url": url, "login_url": f"{url}/login?code={code}", "workspace": str(ws.root), "pid": _pid()})
         try:
             server.run(sockets=[sock])
