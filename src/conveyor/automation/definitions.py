@@ -246,12 +246,12 @@ class Automation(_Model):
     input: dict[str, FieldSpec] = Field(min_length=1)
     case_field: str | None = None
     """The input field holding the stream case's id (links decisions to cases for the scorecard)."""
-    trigger: Trigger = Field(default_factory=lambda: Trigger())
-    decider: DeciderSpec = Field(default_factory=lambda: DeciderSpec())
-    policy: Policy = Field(default_factory=lambda: Policy())
+    trigger: Trigger = Field(default_factory=Trigger)
+    decider: DeciderSpec = Field(default_factory=DeciderSpec)
+    policy: Policy = Field(default_factory=Policy)
     actions: list[Action] = Field(default_factory=list)
     success_criteria: list[Criterion] = Field(default_factory=list)
-    limits: Limits = Field(default_factory=lambda: Limits())
+    limits: Limits = Field(default_factory=Limits)
     override_reasons: list[str] = Field(default_factory=lambda: list(DEFAULT_OVERRIDE_REASONS))
     queue_sla: str = "4h"
     segments: list[str] | None = None

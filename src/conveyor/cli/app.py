@@ -112,7 +112,8 @@ def ingest(
             strict=strict,
         )
     if json:
-        print_json({k: result[k] for k in ("stream", "events_loaded", "cases", "quarantined", "already_ingested")})
+        keys = ("stream", "events_loaded", "cases", "quarantined", "already_ingested", "automations")
+        print_json({k: result[k] for k in keys if k in result})
         return
     if result["already_ingested"]:
         console.print(f"{file} was already ingested into [bold]{name}[/]: nothing added.")
@@ -125,6 +126,10 @@ def ingest(
         why = ", ".join(f"{n:,} {reason}" for reason, n in result["reasons"].items())
         console.print(
             f"[yellow]quarantined {result['quarantined']:,} rows[/] ({why}); see `conveyor quarantine {name}`"
+        )
+    for a in result.get("automations", []):
+        console.print(
+            f"automation [bold]{a['automation']}[/]: {a['decided']:,} new events decided, {a['skipped']:,} skipped"
         )
 
 
