@@ -175,31 +175,14 @@ def maturity(
 def automation_reviews(ws: Workspace, streams: list[str]) -> list[dict[str, Any]]:
     """Each automation on the reviewed streams (or on none): its monitoring and scorecard."""
     from conveyor.automation import list_automations, monitor
+    from conveyor.review.html import automation_figures
 
     out = []
     for auto in list_automations(ws.root):
         if auto.stream is not None and auto.stream not in streams:
             continue
         m = monitor(ws.state, ws.root, auto.name, ws=ws)
-        days = [d["day"] for d in m["weekly"]]
-        m["chart"] = {
-            "data": [
-                {
-                    "type": "bar",
-                    "name": tier,
-                    "x": days,
-                    "y": [d[tier] for d in m["weekly"]],
-                    "marker": {"color": color},
-                }
-                for tier, color in (("auto", "#2e7d32"), ("suggest", "#b26a00"), ("human", "#5f6b7a"))
-            ],
-            "layout": {
-                "barmode": "stack",
-                "height": 200,
-                "margin": {"l": 40, "r": 10, "t": 10, "b": 30},
-                "legend": {"orientation": "h", "y": 1.2},
-            },
-        }
+        m["chart"] = automation_figures(m)["volume"]
         out.append(m)
     return out
 

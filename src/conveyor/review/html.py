@@ -15,7 +15,7 @@ from typing import Any
 from conveyor.errors import ConveyorError
 from conveyor.metrics.units import human, pct, show
 
-__all__ = ["ReportError", "chart_json", "environment", "plotly_js", "render_html", "write_pdf"]
+__all__ = ["ReportError", "automation_figures", "chart_json", "environment", "plotly_js", "render_html", "write_pdf"]
 
 STATUS_LABEL = {
     "on_track": "on track",
@@ -100,6 +100,35 @@ def chart_json(kpi: dict[str, Any]) -> str:
         "plot_bgcolor": "#fbfbfd",
     }
     return json.dumps({"data": data, "layout": layout}).replace("</", "<\\/")
+
+
+def automation_figures(m: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An automation's charts (Plotly figures) from its monitoring: decisions a week stacked by
+    tier, and accuracy a week against people's answers."""
+    weeks = m["weekly"]
+    days = [w["day"] for w in weeks]
+    margin = {"l": 40, "r": 10, "t": 10, "b": 30}
+    volume = {
+        "data": [
+            {"type": "bar", "name": tier, "x": days, "y": [w[tier] for w in weeks], "marker": {"color": color}}
+            for tier, color in (("auto", "#2e7d32"), ("suggest", "#b26a00"), ("human", "#5f6b7a"))
+        ],
+        "layout": {"barmode": "stack", "height": 210, "margin": margin, "legend": {"orientation": "h", "y": 1.2}},
+    }
+    accuracy = {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "accuracy",
+                "x": days,
+                "y": [round(w["correct"] / w["answered"], 3) if w["answered"] else None for w in weeks],
+                "connectgaps": True,
+            }
+        ],
+        "layout": {"height": 210, "margin": margin, "yaxis": {"range": [0, 1.05], "tickformat": ".0%"}},
+    }
+    return {"volume": volume, "accuracy": accuracy}
 
 
 @cache

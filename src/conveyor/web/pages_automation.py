@@ -5,13 +5,14 @@ with the session cookie."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from conveyor import service
 from conveyor.access import allows
+from conveyor.review.html import automation_figures
 from conveyor.web.api import WS
 from conveyor.web.auth import Principal, require
 from conveyor.web.pages import _render, _stream_names
@@ -53,42 +54,6 @@ def automations_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
     return _render(request, "automations.html.j2", who=who, streams=_stream_names(ws), rows=rows)
 
 
-def _charts(m: dict[str, Any]) -> dict[str, str]:
-    days = [d["day"] for d in m["weekly"]]
-    colors = {"auto": "#2e7d32", "suggest": "#b26a00", "human": "#5f6b7a"}
-    volume = {
-        "data": [
-            {
-                "type": "bar",
-                "name": tier,
-                "x": days,
-                "y": [d[tier] for d in m["weekly"]],
-                "marker": {"color": colors[tier]},
-            }
-            for tier in ("auto", "suggest", "human")
-        ],
-        "layout": {
-            "barmode": "stack",
-            "height": 220,
-            "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
-            "legend": {"orientation": "h", "y": 1.15},
-            "yaxis": {"title": "decisions"},
-        },
-    }
-    acc = [round(d["correct"] / d["answered"], 3) if d["answered"] else None for d in m["weekly"]]
-    accuracy = {
-        "data": [
-            {"type": "scatter", "mode": "lines+markers", "name": "accuracy", "x": days, "y": acc, "connectgaps": True}
-        ],
-        "layout": {
-            "height": 220,
-            "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
-            "yaxis": {"range": [0, 1.05], "tickformat": ".0%", "title": "accuracy"},
-        },
-    }
-    return {"volume": json.dumps(volume), "accuracy": json.dumps(accuracy)}
-
-
 @router.get("/automations/{name}", response_class=HTMLResponse, summary="One automation: monitoring and scorecard")
 def automation_page(request: Request, name: str, who: Viewer, ws: WS) -> HTMLResponse:
     m = service.automation_monitor(ws, name)
@@ -102,6 +67,6 @@ def automation_page(request: Request, name: str, who: Viewer, ws: WS) -> HTMLRes
         m=m,
         dead=dead,
         recent=recent,
-        charts=_charts(m),
+        charts={k: json.dumps(v) for k, v in automation_figures(m).items()},
         is_admin=allows(who["role"], "admin"),
     )
