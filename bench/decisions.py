@@ -101,7 +101,16 @@ def _serve(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]
     lines: list[str] = []
     while not lines or lines[-1].strip() != "}":
         lines.append(proc.stdout.readline())
-    return proc, json.loads("".join(lines))["url"]
+    url = json.loads("".join(lines))["url"]
+    import httpx
+
+    for _ in range(100):  # it announces itself just before it listens
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, url
 
 
 def main() -> None:

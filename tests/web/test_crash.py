@@ -46,6 +46,12 @@ def test_sigkill_loses_no_acknowledged_decision(tmp_path: Path, request: pytest.
     while not lines or lines[-1].strip() != "}":
         lines.append(proc.stdout.readline())
     base = json.loads("".join(lines))["url"]
+    for _ in range(100):  # it announces itself just before it listens
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
 
     acked: list[str] = []
     stop = threading.Event()
@@ -60,7 +66,8 @@ def test_sigkill_loses_no_acknowledged_decision(tmp_path: Path, request: pytest.
                 try:
                     r = client.post("/api/v1/automations/triage/decide", json={"input": item})
                 except httpx.HTTPError:
-                    return  # the server is gone
+                    time.sleep(0.01)  # killed: the loop ends when the test says stop
+                    continue
                 if r.status_code == 200:
                     acked.append(r.json()["decision_id"])
 

@@ -267,6 +267,7 @@ def serve(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+            sock.listen(2048)  # connections wait in the backlog from now on, even before Uvicorn runs
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror}; try --port 0") from None
 
