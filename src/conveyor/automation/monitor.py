@@ -41,6 +41,7 @@ from conveyor.automation.definitions import (
     save_automation,
 )
 from conveyor.automation.engine import current_status
+from conveyor.data.items import case_items, cases_started
 from conveyor.state import StateStore
 
 if TYPE_CHECKING:
@@ -248,9 +249,7 @@ def _kpi_effect(ws: Workspace, auto: Automation, status: dict[str, Any], rows: l
     after_f = Filters(case_ids=tuple(handled))
     before = {k["name"]: k for k in compute_kpis(ws.store, stream, metrics=metrics, filters=before_f)}
     after = {k["name"]: k for k in compute_kpis(ws.store, stream, metrics=metrics, filters=after_f)}
-    n_before = ws.store.scalar(
-        f'SELECT count(*) FROM "stream_{stream}".cases WHERE first_ts >= ? AND first_ts < ?', [start - span, start]
-    )
+    n_before = cases_started(ws.store, stream, start - span, start)
     kpis = []
     for name, b in before.items():
         a = after.get(name, {})
@@ -445,21 +444,19 @@ def _history_pairs(ws: Workspace, auto: Automation, limit: int = 20_000) -> list
             field="history",
         )
     h = auto.history
-    schema = ws.store.require_stream(h.stream)
-    cols = {c for c, _ in ws.store.columns(f'"{schema}".cases')}
-    if h.label not in cols:
+    try:
+        rows, fields = case_items(
+            ws.store, h.stream, list(auto.input), case_field=auto.case_field, label=h.label, limit=limit
+        )
+    except KeyError:
         raise AutomationError(
             f"history.label: stream {h.stream!r} has no case attribute {h.label!r}", field="history.label"
-        )
-    fields = [n for n in auto.input if n in cols or n == auto.case_field]
-    sel = ", ".join("case_id" if n == auto.case_field else f'"{n}"' for n in fields)
-    rows = ws.store.rows(f'SELECT {sel}, "{h.label}" FROM "{schema}".cases ORDER BY case_id LIMIT ?', [limit])
+        ) from None
     decider = _decider(auto, Path(ws.root))
     out = []
     for r in rows:
         raw = {
-            n: (str(v) if v is not None and auto.input[n].type in ("text", "string") else v)
-            for n, v in zip(fields, r[:-1], strict=True)
+            n: (str(r[n]) if r[n] is not None and auto.input[n].type in ("text", "string") else r[n]) for n in fields
         }
         try:
             item = check_input(auto, {k: v for k, v in raw.items() if v is not None})
@@ -467,7 +464,7 @@ def _history_pairs(ws: Workspace, auto: Automation, limit: int = 20_000) -> list
             continue
         p = decider.decide(item)
         if p.label is not None:
-            out.append((p.label, float(p.confidence), None if r[-1] is None else str(r[-1])))
+            out.append((p.label, float(p.confidence), None if r["_label"] is None else str(r["_label"])))
     return out
 
 

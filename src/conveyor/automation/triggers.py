@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.automation.conditions import matches
 from conveyor.automation.definitions import Automation, AutomationError, list_automations, load_automation, seconds
 from conveyor.automation.engine import current_status, decide
-from conveyor.data.quoting import quote
-from conveyor.data.store import stream_schema
+from conveyor.data.items import event_items, idle_case_items, last_ingest, last_ingest_before
 from conveyor.state import StateStore
 
 if TYPE_CHECKING:
@@ -52,9 +51,7 @@ def _set_mark(state: StateStore, name: str, mark: str) -> None:
 def mark_seen(ws: Workspace, state: StateStore, name: str) -> None:
     """Count every event now in the automation's stream as seen (its trigger starts after them)."""
     auto = load_automation(Path(ws.root), name)
-    s = quote(stream_schema(str(auto.trigger.stream)))
-    top = int(ws.store.scalar(f"SELECT coalesce(max(ingest_id), 0) FROM {s}.events"))
-    _set_mark(state, name, f"{top}|")
+    _set_mark(state, name, f"{last_ingest(ws.store, str(auto.trigger.stream))}|")
 
 
 def _ingests_before(ws: Workspace, state: StateStore, auto: Automation, stream: str) -> int:
@@ -66,32 +63,7 @@ def _ingests_before(ws: Workspace, state: StateStore, auto: Automation, stream: 
         from conveyor.automation.definitions import automation_path
 
         since = datetime.fromtimestamp(automation_path(Path(ws.root), auto.name).stat().st_mtime, UTC).isoformat()
-    found = ws.store.scalar(
-        "SELECT max(id) FROM main.ingests WHERE stream = ? AND started_at < ?::TIMESTAMPTZ", [stream, since]
-    )
-    return -1 if found is None else int(found)
-
-
-def _case_fields(ws: Workspace, auto: Automation) -> tuple[str, list[str]]:
-    """The select list of the item's fields, and the fields found: the triggering event's own
-    attribute (``e``) where it has one of the field's name, else the case attribute (``c``)."""
-    from conveyor.data.layout import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS, attribute_columns
-
-    schema = stream_schema(str(auto.trigger.stream))
-    on_event = set(attribute_columns(ws.store, schema, "events", CORE_EVENT_COLUMNS))
-    on_case = set(attribute_columns(ws.store, schema, "cases", CORE_CASE_COLUMNS))
-    cols, found = [], []
-    for name in auto.input:
-        if name == auto.case_field:
-            cols.append(f"c.case_id AS {quote(name)}")
-        elif name in on_event:
-            cols.append(f"e.{quote(name)}")
-        elif name in on_case:
-            cols.append(f"c.{quote(name)}")
-        else:
-            continue
-        found.append(name)
-    return ", ".join(["c.case_id AS _case", "e.ts AS _ts", *cols]), found
+    return last_ingest_before(ws.store, stream, since)
 
 
 def _item(auto: Automation, row: dict[str, Any], found: list[str]) -> dict[str, Any]:
@@ -137,39 +109,22 @@ def _events(
     """Decide the events not seen yet. The mark ``TOP|TS`` says which were seen: those of ingests
     up to TOP (and, when TS is set, only those up to time TS: a replay stopped there)."""
     stream = str(auto.trigger.stream)
-    ws.store.require_stream(stream)
-    s = quote(stream_schema(stream))
-    top = int(ws.store.scalar(f"SELECT coalesce(max(ingest_id), 0) FROM {s}.events"))
+    top = last_ingest(ws.store, stream)
     mark = _mark(state, auto.name)
     if mark is None and not replay:  # first run: the events that came after it started deciding
         mark = f"{_ingests_before(ws, state, auto, stream)}|"
     seen_ingest, _, seen_ts = (mark or "-1|").partition("|")
-    select, found = _case_fields(ws, auto)
-    where: list[str] = ["e.ingest_id <= ?"]
-    params: list[Any] = [top]
-    if seen_ts:
-        where.append("(e.ingest_id > ? OR e.ts > ?::TIMESTAMPTZ)")
-        params += [int(seen_ingest), seen_ts]
-    else:
-        where.append("e.ingest_id > ?")
-        params.append(int(seen_ingest))
-    if auto.trigger.activity:
-        where.append(f"e.activity = (SELECT code FROM {s}.activities WHERE name = ?)")
-        params.append(auto.trigger.activity)
-    # an automation's own events (resource automation:NAME) never trigger automations: no loops
-    where.append(
-        f"(e.resource IS NULL OR e.resource NOT IN (SELECT code FROM {s}.resources WHERE name LIKE 'automation:%'))"
+    rows, found = event_items(
+        ws.store,
+        stream,
+        list(auto.input),
+        case_field=auto.case_field,
+        top=top,
+        seen_ingest=int(seen_ingest),
+        seen_until=seen_ts or None,
+        activity=auto.trigger.activity,
+        until=until,
     )
-    if until is not None:
-        where.append("e.ts <= ?")
-        params.append(until)
-    rows_raw = ws.store.rows(
-        f"SELECT {select} FROM {s}.events e JOIN {s}.cases c USING (case_idx) "
-        f"WHERE {' AND '.join(where)} ORDER BY e.ts, c.case_id",
-        params,
-    )
-    names = ["_case", "_ts", *found]
-    rows = [dict(zip(names, r, strict=True)) for r in rows_raw]
     result = _decide_rows(ws, state, auto, rows, found, replay=replay)
     _set_mark(state, auto.name, f"{top}|{until.astimezone(UTC).isoformat()}" if until is not None else f"{top}|")
     return {"automation": auto.name, **result}
@@ -182,25 +137,17 @@ def _schedule(ws: Workspace, state: StateStore, auto: Automation, *, now: dateti
         ran = datetime.fromisoformat(mark)
         if now - ran < timedelta(seconds=seconds(str(trig.every))):
             return {"automation": auto.name, "decided": 0, "skipped": 0, "problems": [], "note": "not due"}
-    stream = str(trig.stream)
-    ws.store.require_stream(stream)
-    s = quote(stream_schema(stream))
-    select, found = _case_fields(ws, auto)
     idle = timedelta(seconds=seconds(trig.idle_for)) if trig.idle_for else timedelta(0)
-    where: list[str] = ["e.pos = c.n_events - 1", "c.last_ts <= ?"]
-    params: list[Any] = [now - idle]
-    if trig.activity:
-        where.append(f"e.activity = (SELECT code FROM {s}.activities WHERE name = ?)")
-        params.append(trig.activity)
-    if mark is not None:
-        where.append("c.last_ts > ?")  # idle spells that began since the last run were not seen yet
-        params.append(datetime.fromisoformat(mark) - idle)
-    rows_raw = ws.store.rows(
-        f"SELECT {select} FROM {s}.events e JOIN {s}.cases c USING (case_idx) WHERE {' AND '.join(where)} ORDER BY c.case_id",
-        params,
+    rows, found = idle_case_items(
+        ws.store,
+        str(trig.stream),
+        list(auto.input),
+        case_field=auto.case_field,
+        idle_since=now - idle,
+        # idle spells that began since the last run were not seen yet
+        last_after=datetime.fromisoformat(mark) - idle if mark is not None else None,
+        activity=trig.activity,
     )
-    names = ["_case", "_ts", *found]
-    rows = [dict(zip(names, r, strict=True)) for r in rows_raw]
     result = _decide_rows(ws, state, auto, rows, found, replay=False)
     _set_mark(state, auto.name, now.isoformat())
     return {"automation": auto.name, **result}
