@@ -51,6 +51,8 @@ __all__ = [
     "review",
     "rework",
     "segment_values",
+    "staffing",
+    "staffing_plan",
     "streams",
     "variants",
 ]
@@ -92,6 +94,9 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "audit_verify": ("GET", "/audit/verify", "viewer"),
     "audit_export": ("POST", "/audit/export", "admin"),
     "audit_recent": ("GET", "/audit", "admin"),
+    # planning
+    "staffing": ("GET", "/staffing", "viewer"),
+    "staffing_plan": ("GET", "/streams/{stream}/staffing", "viewer"),
 }
 
 
@@ -461,3 +466,47 @@ def audit_export(ws: Workspace, *, out: str, automation: str | None = None) -> d
     from conveyor.automation.audit import export
 
     return export(ws.state, Path(out), automation=automation)
+
+
+# -- planning ------------------------------------------------------------------------------------------
+
+
+def staffing(ws: Workspace | None = None, **options: Any) -> dict[str, Any]:
+    """Agents for a queue (Erlang C, or Erlang A with ``patience_seconds``): the options of
+    `conveyor staffing` (arrivals_per_hour, handle_seconds, service_level, answer_seconds,
+    max_occupancy, shrinkage, patience_seconds). Needs no workspace."""
+    from conveyor.planning import staff
+
+    return staff(**{k: v for k, v in options.items() if v is not None})
+
+
+def staffing_plan(
+    ws: Workspace,
+    stream: str,
+    *,
+    service_level: float,
+    answer_seconds: float,
+    by: str | None = None,
+    max_occupancy: float | None = None,
+    shrinkage: float = 0.0,
+    patience_seconds: float | None = None,
+    growth: float = 1.0,
+    filters: Filters | None = None,
+) -> dict[str, Any]:
+    """Agents per hour of the week from the stream's own arrivals and work per case."""
+    from conveyor.metrics import load_metrics
+    from conveyor.planning import staffing_plan as run
+
+    return run(
+        ws.engine,
+        stream,
+        metrics=load_metrics(ws.root, stream),
+        service_level=service_level,
+        answer_seconds=answer_seconds,
+        by=by,
+        max_occupancy=max_occupancy,
+        shrinkage=shrinkage,
+        patience_seconds=patience_seconds,
+        growth=growth,
+        filters=filters,
+    )

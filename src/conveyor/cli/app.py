@@ -296,6 +296,7 @@ def main() -> None:
     """Console-script entry point."""
     import conveyor.cli.automate
     import conveyor.cli.mining
-    import conveyor.cli.operate  # noqa: F401  (KPIs, opportunities, review, serve, tokens)
+    import conveyor.cli.operate
+    import conveyor.cli.plan  # noqa: F401  (KPIs, opportunities, review, serve, tokens; automation; planning)
 
     app()

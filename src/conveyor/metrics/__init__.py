@@ -10,7 +10,7 @@ from conveyor.metrics.definitions import Costs, MetricsError, StreamMetrics, def
 from conveyor.metrics.kpis import compute_kpis
 
 #: The modules holding query definitions (the portability test imports them all).
-QUERY_MODULES = ["conveyor.metrics.kpis", "conveyor.metrics.opportunities"]
+QUERY_MODULES = ["conveyor.metrics.kpis", "conveyor.metrics.opportunities", "conveyor.metrics.workload"]
 
 __all__ = [
     "QUERY_MODULES",

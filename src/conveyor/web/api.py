@@ -253,3 +253,57 @@ def token_create(request: Request, _: Admin, body: Annotated[TokenRequest, Body(
 @router.delete("/tokens/{token_id}", summary="Revoke a token")
 def token_revoke(token_id: str, request: Request, _: Admin) -> Response:
     return _json(revoke_token(request.app.state.state, token_id))
+
+
+@router.get("/staffing", summary="Agents for a queue: Erlang C, or Erlang A with a patience (as `conveyor staffing`)")
+def staffing(
+    _: Viewer,
+    arrivals_per_hour: Annotated[float, Query(ge=0)],
+    handle_seconds: Annotated[float, Query(gt=0)],
+    service_level: Annotated[float, Query(gt=0, le=1)] = 0.8,
+    answer_seconds: Annotated[float, Query(ge=0)] = 20,
+    max_occupancy: Annotated[float | None, Query(gt=0, le=1)] = None,
+    shrinkage: Annotated[float, Query(ge=0, le=0.95)] = 0.0,
+    patience_seconds: Annotated[float | None, Query(gt=0)] = None,
+) -> Response:
+    return _json(
+        service.staffing(
+            arrivals_per_hour=arrivals_per_hour,
+            handle_seconds=handle_seconds,
+            service_level=service_level,
+            answer_seconds=answer_seconds,
+            max_occupancy=max_occupancy,
+            shrinkage=shrinkage,
+            patience_seconds=patience_seconds,
+        )
+    )
+
+
+@router.get("/streams/{stream}/staffing", summary="Agents per hour of the week from the stream's workload")
+def staffing_plan(
+    stream: str,
+    _: Viewer,
+    ws: WS,
+    filters: F,
+    service_level: Annotated[float, Query(gt=0, le=1)] = 0.8,
+    answer_seconds: Annotated[float, Query(ge=0)] = 20,
+    by: str | None = None,
+    max_occupancy: Annotated[float | None, Query(gt=0, le=1)] = None,
+    shrinkage: Annotated[float, Query(ge=0, le=0.95)] = 0.0,
+    patience_seconds: Annotated[float | None, Query(gt=0)] = None,
+    growth: Annotated[float, Query(gt=0)] = 1.0,
+) -> Response:
+    return _json(
+        service.staffing_plan(
+            ws,
+            stream,
+            service_level=service_level,
+            answer_seconds=answer_seconds,
+            by=by,
+            max_occupancy=max_occupancy,
+            shrinkage=shrinkage,
+            patience_seconds=patience_seconds,
+            growth=growth,
+            filters=filters,
+        )
+    )

@@ -1,0 +1,66 @@
+"""The workload a stream brings: cases arriving per hour of the week, and the staff work each case
+takes (measured instance times where the log has starts, else the stated handling minutes of
+``metrics/STREAM.yaml``; steps done by people outside the company or by automations count no
+staff time). What the staffing plan turns into agents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from conveyor.data.engine import Engine
+from conveyor.data.quoting import quote
+from conveyor.data.sql import Query
+from conveyor.metrics.definitions import StreamMetrics
+from conveyor.metrics.kpis import SPAN, _service_seconds, stream_info
+from conveyor.mining.filters import Filters, scope_for
+
+__all__ = ["workload"]
+
+PATTERN = Query(
+    "workload.pattern",
+    """WITH {scope}, {values}
+    SELECT seg AS segment, isodow(anchor) AS dow, hour(anchor) AS hour, count(*) AS arrivals, avg(v) AS work_seconds
+    FROM cv GROUP BY seg, isodow(anchor), hour(anchor)""",
+)
+
+
+def workload(
+    engine: Engine, stream: str, *, metrics: StreamMetrics, by: str | None = None, filters: Filters | None = None
+) -> dict[str, Any]:
+    """``{"weeks", "segments": {segment: {"arrivals": {(dow, hour): per week}, "work_seconds": ...}}}``:
+    arrivals per hour of the week (ISO weekday 1-7, hour 0-23) averaged over the calendar weeks
+    the arrivals span (Monday to Sunday, the first's to the last's), and the mean staff work per case, per value of ``by`` (a case attribute) or overall."""
+    info = stream_info(engine, stream)
+    if by is not None:
+        info.attribute(by, "--by")
+    scope = scope_for(engine, stream, filters)
+    costs = metrics.costs
+    free = sorted(
+        set(info.matching_resources(costs.external_resources))
+        | set(info.matching_resources(costs.automation_resources))
+    )
+    staff = f"(fe.resource IS NULL OR fe.resource NOT IN ({', '.join(map(str, free))}))" if free else "TRUE"
+    seg = f"CAST(c.{quote(by)} AS VARCHAR)" if by else "'all'"
+    join = f"JOIN {scope.s}.cases c USING (case_idx)" if by else ""
+    values = (
+        f"w AS (SELECT fe.case_idx, sum({_service_seconds(costs, info)}) AS seconds FROM fe WHERE {staff} "
+        f"GROUP BY fe.case_idx), cv AS (SELECT fc.first_ts AS anchor, coalesce(w.seconds, 0) AS v, {seg} AS seg "
+        f"FROM fc {join} LEFT JOIN w USING (case_idx))"
+    )
+    span = engine.run(SPAN, params=scope.params, **scope.parts())[0]
+    if span["first_ts"] is None:
+        return {"weeks": 0.0, "segments": {}}
+    first, last = span["first_ts"].date(), span["last_ts"].date()
+    # the calendar weeks (Monday to Sunday) from the first arrival's to the last's, inclusive
+    weeks = float(((last - timedelta(days=last.weekday())) - (first - timedelta(days=first.weekday()))).days // 7 + 1)
+    rows = engine.run(PATTERN, params=scope.params, **scope.parts(values=values))
+    out: dict[str, Any] = {}
+    for r in rows:
+        segment = out.setdefault(str(r["segment"]), {"arrivals": {}, "cases": 0, "work": 0.0})
+        segment["arrivals"][(int(r["dow"]), int(r["hour"]))] = r["arrivals"] / weeks
+        segment["cases"] += int(r["arrivals"])
+        segment["work"] += float(r["work_seconds"] or 0) * int(r["arrivals"])
+    for segment in out.values():
+        segment["work_seconds"] = segment.pop("work") / segment["cases"] if segment["cases"] else 0.0
+    return {"weeks": round(weeks, 2), "segments": out}
