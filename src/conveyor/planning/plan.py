@@ -74,7 +74,9 @@ def staffing_plan(
                         "occupancy": s["occupancy"],
                     }
                 )
-        peak = max(hours, key=lambda h: int(h["agents_with_shrinkage"]))
+        peak = max(
+            hours, key=lambda h: (int(h["agents_with_shrinkage"]), float(h["arrivals_per_hour"]))
+        )  # busiest on ties
         segments.append(
             {
                 "segment": name,
