@@ -41,6 +41,7 @@ __all__ = [
     "export",
     "handoffs",
     "ingest",
+    "inventory",
     "kpis",
     "opportunities",
     "outcome",
@@ -97,6 +98,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     # planning
     "staffing": ("GET", "/staffing", "viewer"),
     "staffing_plan": ("GET", "/streams/{stream}/staffing", "viewer"),
+    "inventory": ("GET", "/inventory", "viewer"),
 }
 
 
@@ -509,4 +511,33 @@ def staffing_plan(
         patience_seconds=patience_seconds,
         growth=growth,
         filters=filters,
+    )
+
+
+def inventory(
+    ws: Workspace,
+    *,
+    ids: list[str],
+    date: str,
+    value: str,
+    lead_time_days: float,
+    dataset: str | None = None,
+    file: str | None = None,
+    service_level: float = 0.95,
+    lead_time_sd_days: float = 0.0,
+    order_cost: float = 50.0,
+    holding_cost: float = 2.0,
+) -> dict[str, Any]:
+    """Safety stock, reorder point and order quantity per item from a table of daily demand."""
+    from conveyor.data.series import daily_stats
+    from conveyor.planning import reorder_policy
+
+    series = daily_stats(ws.store, ids=ids, date=date, value=value, dataset=dataset, file=file)
+    return reorder_policy(
+        series,
+        lead_time_days=lead_time_days,
+        service_level=service_level,
+        lead_time_sd_days=lead_time_sd_days,
+        order_cost=order_cost,
+        holding_cost=holding_cost,
     )

@@ -103,3 +103,58 @@ def staffing(
         f"[dim]{plan['settings']['model']}: {service_level:.0%} within {answer_seconds:g} s per hour of the week, "
         f"from {plan['weeks']:g} weeks of data; --json has every hour[/]"
     )
+
+
+@app.command()
+def inventory(
+    id: Annotated[str, typer.Option("--id", help="The item's column(s), comma-separated, e.g. product,region.")],
+    date: Annotated[str, typer.Option(help="The date column.")],
+    value: Annotated[str, typer.Option(help="The demand column (units).")],
+    lead_time_days: Annotated[float, typer.Option(help="Days from order to delivery.")],
+    dataset: Annotated[str | None, typer.Option(help="A workspace dataset, e.g. demand_daily.")] = None,
+    file: Annotated[str | None, typer.Option(help="Or a CSV or Parquet file.")] = None,
+    service_level: Annotated[float, typer.Option(help="Chance of not running out during a replenishment.")] = 0.95,
+    lead_time_sd_days: Annotated[float, typer.Option(help="Standard deviation of the lead time, days.")] = 0.0,
+    order_cost: Annotated[float, typer.Option(help="Cost of placing one order.")] = 50.0,
+    holding_cost: Annotated[float, typer.Option(help="Cost of holding one unit for a year.")] = 2.0,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Safety stock, reorder point and order quantity per item, from its daily demand (history
+    stands in for the forecast until forecasts exist)."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    result = call_service(
+        workspace,
+        "inventory",
+        ids=[c.strip() for c in id.split(",") if c.strip()],
+        date=date,
+        value=value,
+        lead_time_days=lead_time_days,
+        dataset=dataset,
+        file=str(Path(file).resolve()) if file else None,
+        service_level=service_level,
+        lead_time_sd_days=lead_time_sd_days,
+        order_cost=order_cost,
+        holding_cost=holding_cost,
+    )
+    if json:
+        print_json(result)
+        return
+    table = Table("item", "daily mean", "daily sd", "safety stock", "reorder point", "order quantity")
+    for i in result["items"]:
+        table.add_row(
+            i["key"],
+            f"{i['daily_mean']:,.1f}",
+            f"{i['daily_sd']:,.1f}",
+            f"{i['safety_stock']:,}",
+            f"{i['reorder_point']:,}",
+            f"{i['order_quantity']:,}",
+        )
+    console.print(table)
+    st = result["settings"]
+    console.print(
+        f"[dim]{st['service_level']:.0%} cycle service level (z = {st['z']}), lead time {st['lead_time_days']:g} days; demand: {st['demand']}[/]"
+    )

@@ -307,3 +307,35 @@ def staffing_plan(
             filters=filters,
         )
     )
+
+
+@router.get("/inventory", summary="Safety stock, reorder point and order quantity per item (as `conveyor inventory`)")
+def inventory(
+    _: Viewer,
+    ws: WS,
+    ids: Annotated[list[str], Query(description="The item's column(s) (repeat).")],
+    date: str,
+    value: str,
+    lead_time_days: Annotated[float, Query(gt=0)],
+    dataset: str | None = None,
+    file: str | None = None,
+    service_level: Annotated[float, Query(gt=0, lt=1)] = 0.95,
+    lead_time_sd_days: Annotated[float, Query(ge=0)] = 0.0,
+    order_cost: Annotated[float, Query(gt=0)] = 50.0,
+    holding_cost: Annotated[float, Query(gt=0)] = 2.0,
+) -> Response:
+    return _json(
+        service.inventory(
+            ws,
+            ids=ids,
+            date=date,
+            value=value,
+            lead_time_days=lead_time_days,
+            dataset=dataset,
+            file=file,
+            service_level=service_level,
+            lead_time_sd_days=lead_time_sd_days,
+            order_cost=order_cost,
+            holding_cost=holding_cost,
+        )
+    )

@@ -22,7 +22,16 @@ from conveyor.workspace import Workspace
 __all__ = ["create_app", "server_file", "write_server_file"]
 
 _NOT_FOUND = ("StreamNotFoundError", "CaseNotFoundError", "AutomationNotFoundError")
-_BAD_INPUT = ("FilterError", "MetricsError", "RuleError", "MapError", "AccessError", "AutomationError", "PlanningError")
+_BAD_INPUT = (
+    "FilterError",
+    "MetricsError",
+    "RuleError",
+    "MapError",
+    "AccessError",
+    "AutomationError",
+    "PlanningError",
+    "SeriesError",
+)
 
 
 def server_file(root: Path) -> Path:
