@@ -5,7 +5,9 @@ confidence and an explanation (and, where it can, similar past cases).
         version = "2026-11-01"
         def decide(self, item): return Proposal("Billing", 0.93, "mentions an invoice")
 
-This module ships the ``rules`` decider. Other kinds register a factory with
+A decider may say ``inline = True`` when it is quick and does no I/O: it then runs in the
+caller's thread (no timeout can stop it) instead of on a worker thread. This module ships the
+``rules`` decider. Other kinds register a factory with
 :func:`register_decider` (the trained deciders do), or are named in the YAML as
 ``kind: python`` with ``object: "package.module:factory"``. A factory takes the decider's spec,
 the automation and the workspace folder, and returns the decider.
@@ -56,6 +58,8 @@ def register_decider(kind: str, factory: Factory) -> None:
 class RulesDecider:
     """The first rule whose condition holds gives the label, its confidence and why; else the
     default (if any); else no label and confidence 0 (a person decides)."""
+
+    inline = True  # a few condition checks: run in place, not on a worker thread (see engine)
 
     def __init__(self, spec: DeciderSpec) -> None:
         self.spec = spec

@@ -21,7 +21,7 @@ from typing import Any
 
 from conveyor.automation import audit
 from conveyor.automation.conditions import describe, matches
-from conveyor.automation.deciders import Decider, Proposal, RulesDecider, build_decider
+from conveyor.automation.deciders import Decider, Proposal, build_decider
 from conveyor.automation.definitions import Automation, AutomationError, load_automation, seconds
 from conveyor.state import StateStore
 
@@ -170,26 +170,29 @@ def assign_tier(auto: Automation, proposal: Proposal, item: Mapping[str, Any]) -
 
 
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="decider")
-_DECIDERS: dict[tuple[str, str], Decider] = {}
+#: (workspace, automation) -> the definition a decider was built for, and the decider. The
+#: definition is the object load_automation caches while its file is unchanged, so comparing
+#: identities is enough: an edited file brings a new object and a new decider.
+_DECIDERS: dict[tuple[str, str], tuple[Automation, Decider]] = {}
 _DECIDERS_LOCK = threading.Lock()
 
 
 def _decider(auto: Automation, root: Path) -> Decider:
-    key = (str(root), auto.model_dump_json())
+    key = (str(root), auto.name)
     with _DECIDERS_LOCK:
         found = _DECIDERS.get(key)
-        if found is None:
-            found = _DECIDERS[key] = build_decider(auto, root)
-        return found
+        if found is None or found[0] is not auto:
+            found = _DECIDERS[key] = (auto, build_decider(auto, root))
+        return found[1]
 
 
 def _run_decider(decider: Decider, item: dict[str, Any], timeout_ms: int) -> tuple[Proposal | None, str | None]:
     """The decider's proposal, or why there is none. Deciders run on a worker thread so that one
-    past its timeout can be left behind; the rules decider (a few condition checks, no I/O) runs
-    in place, sparing the hand-over to a thread on every decision."""
+    past its timeout can be left behind; one that says ``inline = True`` (quick, no I/O, like the
+    rules decider) runs in place, sparing the hand-over to a thread on every decision."""
     proposal: Any
     try:
-        if isinstance(decider, RulesDecider):
+        if getattr(decider, "inline", False):
             proposal = decider.decide(dict(item))
         else:
             proposal = _POOL.submit(decider.decide, dict(item)).result(timeout=timeout_ms / 1000)
@@ -547,10 +550,6 @@ def check_limits(state: StateStore, auto: Automation, *, at: str | None = None) 
 
         enqueue_notice(state, auto, lim.notify_webhook, {"event": "paused", "automation": auto.name, "reason": reason})
     return status
-
-
-def load(root: Path, name: str) -> Automation:
-    return load_automation(root, name)
 
 
 # -- reading ------------------------------------------------------------------------------------------

@@ -297,7 +297,7 @@ def decide(
             ) from None
     result = call_service(workspace, "decide", name, input=item, write=True)
     if json:
-        print_json({k: result[k] for k in ("decision_id", "tier", "label", "confidence", "explanation")} | result)
+        print_json(result)
         return
     tier = {
         "auto": "[green]acts[/]",

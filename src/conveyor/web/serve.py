@@ -15,16 +15,14 @@ def run_server(workspace: str | None, sock: socket.socket, *, announce: Callable
     import uvicorn
 
     from conveyor.access import create_login_code, create_token, revoke_token
-    from conveyor.state import open_state
     from conveyor.web.app import create_app, server_file, write_server_file
     from conveyor.workspace import open_workspace
 
     host, port = sock.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     with open_workspace(workspace) as ws:
-        with open_state(ws.root) as state:
-            token, info = create_token(state, role="admin", name="conveyor CLI (while the server runs)")
-            code = create_login_code(state)
+        token, info = create_token(ws.state, role="admin", name="conveyor CLI (while the server runs)")
+        code = create_login_code(ws.state)
         write_server_file(ws.root, url=url, token=token)
         app = create_app(ws)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
@@ -46,8 +44,8 @@ def run_server(workspace: str | None, sock: socket.socket, *, announce: Callable
         finally:
             with contextlib.suppress(OSError):
                 server_file(ws.root).unlink()
-            with open_state(ws.root) as state, contextlib.suppress(Exception):
-                revoke_token(state, info["id"])
+            with contextlib.suppress(Exception):
+                revoke_token(ws.state, info["id"])
 
 
 def _pid() -> int:
