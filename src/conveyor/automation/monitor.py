@@ -52,6 +52,8 @@ __all__ = ["calibrate", "monitor", "psi", "summary"]
 _JUDGED = ("accepted", "overridden", "confirmed", "corrected")
 _CHANGED = ("overridden", "corrected")
 DRIFT_FLAG = 0.2
+#: KPIs that count cases: not comparable between the cases an automation handled and a whole period.
+_VOLUME_KPIS = ("throughput", "backlog")
 DRIFT_MODERATE = 0.1
 
 
@@ -252,6 +254,8 @@ def _kpi_effect(ws: Workspace, auto: Automation, status: dict[str, Any], rows: l
     n_before = cases_started(ws.store, stream, start - span, start)
     kpis = []
     for name, b in before.items():
+        if b.get("kind") in _VOLUME_KPIS:  # a subset of cases says nothing about volumes
+            continue
         a = after.get(name, {})
         bv, av = b.get("value"), a.get("value")
         worse = None
@@ -274,6 +278,7 @@ def _kpi_effect(ws: Workspace, auto: Automation, status: dict[str, Any], rows: l
         "after": {"cases": len(handled), "description": "cases the automation handled alone since it went live"},
         "kpis": kpis,
         "note": None,
+        "left_out": "volume KPIs (cases completed, backlog): the handled cases are a subset of the stream's",
     }
 
 
