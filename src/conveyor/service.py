@@ -99,6 +99,11 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "staffing": ("GET", "/staffing", "viewer"),
     "staffing_plan": ("GET", "/streams/{stream}/staffing", "viewer"),
     "inventory": ("GET", "/inventory", "viewer"),
+    "forecast": ("POST", "/forecast", "viewer"),
+    "simulate": ("POST", "/streams/{stream}/simulate", "viewer"),
+    "scenario": ("POST", "/streams/{stream}/scenario", "viewer"),
+    "forecasts": ("GET", "/forecasts", "viewer"),
+    "saved_forecast": ("GET", "/forecasts/{name}", "viewer"),
 }
 
 
@@ -494,8 +499,10 @@ def staffing_plan(
     patience_seconds: float | None = None,
     growth: float = 1.0,
     filters: Filters | None = None,
+    forecast: str | None = None,
 ) -> dict[str, Any]:
-    """Agents per hour of the week from the stream's own arrivals and work per case."""
+    """Agents per hour of the week from the stream's own arrivals (scaled to a saved forecast of
+    them when ``forecast`` names one) and work per case."""
     from conveyor.metrics import load_metrics
     from conveyor.planning import staffing_plan as run
 
@@ -511,28 +518,49 @@ def staffing_plan(
         patience_seconds=patience_seconds,
         growth=growth,
         filters=filters,
+        forecast=load_forecast(ws.root, forecast) if forecast else None,
     )
 
 
 def inventory(
     ws: Workspace,
     *,
-    ids: list[str],
-    date: str,
-    value: str,
     lead_time_days: float,
+    ids: list[str] | None = None,
+    date: str | None = None,
+    value: str | None = None,
     dataset: str | None = None,
     file: str | None = None,
+    forecast: str | None = None,
+    on_hand: str | None = None,
     service_level: float = 0.95,
     lead_time_sd_days: float = 0.0,
     order_cost: float = 50.0,
     holding_cost: float = 2.0,
 ) -> dict[str, Any]:
-    """Safety stock, reorder point and order quantity per item from a table of daily demand."""
-    from conveyor.data.series import daily_stats
+    """Safety stock, reorder point and order quantity per item: from a saved forecast (its
+    demand and error over the coming periods) or a table of daily demand (its history); with
+    ``on_hand`` (a CSV of item and stock), which items to reorder now."""
     from conveyor.planning import reorder_policy
+    from conveyor.planning.inventory import daily_from_forecast, read_on_hand
 
-    series = daily_stats(ws.store, ids=ids, date=date, value=value, dataset=dataset, file=file)
+    if forecast is not None:
+        saved = load_forecast(ws.root, forecast)
+        series, source = (
+            daily_from_forecast(saved),
+            f"forecast {forecast!r} (its next {saved['horizon']} {saved['period']}s)",
+        )
+    else:
+        from conveyor.data.series import daily_stats
+        from conveyor.planning import PlanningError
+
+        if not ids or date is None or value is None:
+            raise PlanningError(
+                "give --forecast NAME, or --id, --date and --value of a demand table",
+                hint="conveyor forecast ... --save demand, then conveyor inventory --forecast demand --lead-time-days 7",
+            )
+        series = daily_stats(ws.store, ids=ids, date=date, value=value, dataset=dataset, file=file)
+        source = "history"
     return reorder_policy(
         series,
         lead_time_days=lead_time_days,
@@ -540,4 +568,168 @@ def inventory(
         lead_time_sd_days=lead_time_sd_days,
         order_cost=order_cost,
         holding_cost=holding_cost,
+        on_hand=read_on_hand(on_hand) if on_hand else None,
+        demand=source,
+    )
+
+
+def forecast(
+    ws: Workspace,
+    *,
+    horizon: int,
+    stream: str | None = None,
+    by: str | None = None,
+    freq: str | None = None,
+    dataset: str | None = None,
+    file: str | None = None,
+    ids: list[str] | None = None,
+    date: str | None = None,
+    value: str | None = None,
+    date_format: str | None = None,
+    windows: int = 3,
+    models: list[str] | None = None,
+    reconcile: bool = False,
+    save: str | None = None,
+    filters: Filters | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Forecasts with 80% intervals and cross-validated accuracy (`conveyor forecast`), from a
+    stream's case arrivals or a table; ``save`` keeps it in the workspace for the planning page,
+    the review and `conveyor inventory --forecast`."""
+    from conveyor.planning import PlanningError
+    from conveyor.planning.forecast import FREQS, panel_from_stream, panel_from_table
+    from conveyor.planning.forecast import forecast as run
+
+    if stream is not None:
+        panel = panel_from_stream(ws.engine, stream, freq=freq or "D", by=by, filters=filters)
+    elif dataset is None and file is None:
+        raise PlanningError(
+            "give a STREAM, --dataset or --file to forecast",
+            hint="conveyor forecast --dataset demand_daily --id product --date date --value units --horizon 28",
+        )
+    else:
+        if date is None or value is None:
+            raise PlanningError("a table needs --date and --value", hint="e.g. --date date --value units")
+        panel = panel_from_table(
+            ws.store,
+            ids=ids or [],
+            date_column=date,
+            value=value,
+            dataset=dataset,
+            file=file,
+            freq=freq,
+            date_format=date_format,
+        )
+    season = FREQS[panel.freq][1]
+    result = run(
+        panel,
+        horizon=horizon,
+        windows=windows,
+        models=models,
+        reconcile=reconcile,
+        history=min(2 * season + horizon, 120) if save else 0,
+        progress=progress,
+    )
+    if save:
+        result["name"] = save
+        save_forecast(ws.root, save, result)
+    return result
+
+
+def _forecast_path(root: Path, name: str) -> Path:
+    from conveyor.planning import PlanningError
+
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise PlanningError(f"--save: {name!r} is not a name", hint="letters, digits, - and _")
+    return root / "forecasts" / f"{name}.json"
+
+
+def save_forecast(root: Path, name: str, result: dict[str, Any]) -> None:
+    import json
+
+    path = _forecast_path(root, name)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_forecast(root: Path, name: str) -> dict[str, Any]:
+    import json
+
+    from conveyor.planning import PlanningError
+
+    path = _forecast_path(root, name)
+    if not path.is_file():
+        known = sorted(p.stem for p in (root / "forecasts").glob("*.json"))
+        raise PlanningError(
+            f"no saved forecast {name!r}",
+            hint=f"saved: {', '.join(known) or 'none'}; conveyor forecast ... --save NAME",
+        )
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def forecasts(ws: Workspace) -> list[dict[str, Any]]:
+    """The saved forecasts with their accuracy (not their series)."""
+    out = []
+    for path in sorted((ws.root / "forecasts").glob("*.json")):
+        data = load_forecast(ws.root, path.stem)
+        out.append({k: v for k, v in data.items() if k != "series"} | {"name": path.stem})
+    return out
+
+
+def saved_forecast(ws: Workspace, name: str) -> dict[str, Any]:
+    """One saved forecast, every series with its history and forecast."""
+    return load_forecast(ws.root, name)
+
+
+def simulate(
+    ws: Workspace, stream: str, *, replications: int = 5, filters: Filters | None = None, progress: Any = None
+) -> dict[str, Any]:
+    """The stream's simulation reproducing its as-is: actual vs simulated KPIs with 95% intervals
+    over replications (`conveyor simulate`). Times in seconds."""
+    import time
+
+    from conveyor.metrics import load_metrics
+    from conveyor.planning.simulate import KPIS, calibrate, run_replications, summarise
+
+    started = time.perf_counter()
+    model = calibrate(ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters)
+    runs = run_replications(model, replications=replications, progress=progress)
+    mean, intervals = summarise(runs)
+    actual = {k: round(model.actual[k], 3) for k in KPIS}
+    return {
+        "stream": stream,
+        "replications": replications,
+        "actual": actual,
+        "simulated": {k: mean[k] for k in KPIS},
+        "intervals": {k: intervals[k] for k in KPIS},
+        "error": {k: round(mean[k] / actual[k] - 1, 4) if actual[k] else None for k in KPIS},
+        "utilisation": {k.split(":", 1)[1]: round(v, 4) for k, v in mean.items() if k.startswith("utilisation:")},
+        "cases_per_replication": mean["cases"],
+        "cases_per_second": round(mean["cases_per_second"], 1),
+        "model": model.describe(),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def scenario(
+    ws: Workspace,
+    stream: str,
+    *,
+    file: str,
+    replications: int | None = None,
+    filters: Filters | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """A what-if scenario file run on the stream's simulation (`conveyor scenario`)."""
+    from conveyor.metrics import load_metrics
+    from conveyor.planning.scenario import parse_scenario, run_scenario
+    from conveyor.planning.simulate import calibrate
+
+    spec = parse_scenario(Path(file))
+    model = calibrate(ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters)
+    return run_scenario(
+        model, spec, replications=replications, forecasts=lambda name: load_forecast(ws.root, name), progress=progress
     )

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli._common import JsonOpt, WorkspaceOpt, call_service, console, handled, print_json
+from conveyor.cli._common import (
+    JsonOpt,
+    QuietOpt,
+    WorkspaceOpt,
+    call_service,
+    console,
+    handled,
+    print_json,
+    progress_reporter,
+)
 from conveyor.cli._filters import with_filters
 from conveyor.cli.app import app
 
@@ -38,6 +47,12 @@ def staffing(
         str | None, typer.Option(help="With a stream: a plan per value of this case attribute (e.g. queue).")
     ] = None,
     growth: Annotated[float, typer.Option(help="With a stream: scale its arrivals (1.2: 20% more cases).")] = 1.0,
+    forecast: Annotated[
+        str | None,
+        typer.Option(
+            help="With a stream: scale its arrivals to a saved forecast of them (conveyor forecast STREAM --save NAME)."
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
     filters: Any = None,
@@ -73,7 +88,9 @@ def staffing(
             + (f", abandonment {result['abandonment']:.1%}" if "abandonment" in result else "")
         )
         return
-    plan = call_service(workspace, "staffing_plan", stream, by=by, growth=growth, filters=filters, **common)
+    plan = call_service(
+        workspace, "staffing_plan", stream, by=by, growth=growth, filters=filters, forecast=forecast, **common
+    )
     if json:
         print_json(plan)
         return
@@ -107,10 +124,18 @@ def staffing(
 
 @app.command()
 def inventory(
-    id: Annotated[str, typer.Option("--id", help="The item's column(s), comma-separated, e.g. product,region.")],
-    date: Annotated[str, typer.Option(help="The date column.")],
-    value: Annotated[str, typer.Option(help="The demand column (units).")],
     lead_time_days: Annotated[float, typer.Option(help="Days from order to delivery.")],
+    forecast: Annotated[
+        str | None, typer.Option(help="A saved forecast (conveyor forecast ... --save NAME) to plan from.")
+    ] = None,
+    on_hand: Annotated[
+        str | None, typer.Option(help="CSV of the item column(s) and units on hand (+ on order): what to reorder now.")
+    ] = None,
+    id: Annotated[
+        str | None, typer.Option("--id", help="Without --forecast: the item's column(s), e.g. product,region.")
+    ] = None,
+    date: Annotated[str | None, typer.Option(help="Without --forecast: the date column.")] = None,
+    value: Annotated[str | None, typer.Option(help="Without --forecast: the demand column (units).")] = None,
     dataset: Annotated[str | None, typer.Option(help="A workspace dataset, e.g. demand_daily.")] = None,
     file: Annotated[str | None, typer.Option(help="Or a CSV or Parquet file.")] = None,
     service_level: Annotated[float, typer.Option(help="Chance of not running out during a replenishment.")] = 0.95,
@@ -120,8 +145,8 @@ def inventory(
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Safety stock, reorder point and order quantity per item, from its daily demand (history
-    stands in for the forecast until forecasts exist)."""
+    """Safety stock, reorder point and order quantity per item, from a saved forecast (or, without
+    one, the history of a demand table); with --on-hand, which items to reorder now and how much."""
     from pathlib import Path
 
     from rich.table import Table
@@ -129,12 +154,14 @@ def inventory(
     result = call_service(
         workspace,
         "inventory",
-        ids=[c.strip() for c in id.split(",") if c.strip()],
+        ids=[c.strip() for c in id.split(",") if c.strip()] if id else None,
         date=date,
         value=value,
         lead_time_days=lead_time_days,
         dataset=dataset,
         file=str(Path(file).resolve()) if file else None,
+        forecast=forecast,
+        on_hand=str(Path(on_hand).resolve()) if on_hand else None,
         service_level=service_level,
         lead_time_sd_days=lead_time_sd_days,
         order_cost=order_cost,
@@ -143,8 +170,18 @@ def inventory(
     if json:
         print_json(result)
         return
-    table = Table("item", "daily mean", "daily sd", "safety stock", "reorder point", "order quantity")
+    stock = bool(on_hand)
+    table = Table(
+        "item",
+        "daily mean",
+        "daily sd",
+        "safety stock",
+        "reorder point",
+        "order quantity",
+        *(["on hand", "now"] if stock else []),
+    )
     for i in result["items"]:
+        rec = i.get("recommendation")
         table.add_row(
             i["key"],
             f"{i['daily_mean']:,.1f}",
@@ -152,9 +189,232 @@ def inventory(
             f"{i['safety_stock']:,}",
             f"{i['reorder_point']:,}",
             f"{i['order_quantity']:,}",
+            *(
+                [
+                    f"{i['on_hand']:,.0f}" if "on_hand" in i else "-",
+                    f"[bold]order {rec['quantity']:,}[/]" if rec and rec["action"] == "reorder" else "-",
+                ]
+                if stock
+                else []
+            ),
         )
     console.print(table)
     st = result["settings"]
     console.print(
         f"[dim]{st['service_level']:.0%} cycle service level (z = {st['z']}), lead time {st['lead_time_days']:g} days; demand: {st['demand']}[/]"
     )
+
+
+@app.command()
+@with_filters
+def forecast(
+    stream: Annotated[str | None, typer.Argument(help="Forecast this stream's case arrivals.")] = None,
+    horizon: Annotated[int, typer.Option(help="Periods ahead (days, weeks, months: see --freq).")] = 28,
+    freq: Annotated[
+        str | None, typer.Option(help="D, W, M or Q: the period (a table's own, guessed, by default; D for a stream).")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="With a stream: a series per value of this case attribute.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="A workspace dataset, e.g. demand_daily.")] = None,
+    file: Annotated[str | None, typer.Option(help="Or a CSV or Parquet file.")] = None,
+    id: Annotated[
+        str | None, typer.Option("--id", help="A table's series column(s), comma-separated, e.g. region,product.")
+    ] = None,
+    date: Annotated[str | None, typer.Option(help="A table's date column.")] = None,
+    value: Annotated[str | None, typer.Option(help="A table's value column (summed per series and period).")] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="The date column's format when it is text, e.g. '%d/%m/%y'.")
+    ] = None,
+    windows: Annotated[int, typer.Option(help="Rolling-origin windows to choose and score the models on.")] = 3,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Candidates, comma-separated (default: SeasonalNaive,AutoETS,AutoTheta; also AutoARIMA, MSTL, CrostonOptimized, ADIDA, IMAPA)."
+        ),
+    ] = None,
+    reconcile: Annotated[
+        bool,
+        typer.Option(
+            help="Forecast every level of the --id columns (Total, first, first/second...) and make them add up."
+        ),
+    ] = False,
+    save: Annotated[
+        str | None, typer.Option(help="Keep it in the workspace under this name (planning page, review, inventory).")
+    ] = None,
+    quiet: QuietOpt = False,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+    filters: Any = None,
+) -> None:
+    """Forecast a stream's case arrivals or a table's series with 80% intervals: the model per
+    series chosen by rolling-origin cross-validation, scored honestly (MASE beside the seasonal
+    naive's on the same windows, interval coverage)."""
+    from pathlib import Path
+
+    with progress_reporter(not quiet and not json) as progress:
+        result = call_service(
+            workspace,
+            "forecast",
+            horizon=horizon,
+            stream=stream,
+            by=by,
+            freq=freq,
+            dataset=dataset,
+            file=str(Path(file).resolve()) if file else None,
+            ids=[c.strip() for c in id.split(",") if c.strip()] if id else None,
+            date=date,
+            value=value,
+            date_format=date_format,
+            windows=windows,
+            models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
+            reconcile=reconcile,
+            save=save,
+            filters=filters,
+            progress=progress,
+        )
+    if json:
+        print_json(result)
+        return
+    _print_forecast(result)
+
+
+def _print_forecast(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table("series", "model", "MASE", "seasonal naive", f"next {result['period']}", "80% interval")
+    shown = result["series"][:25]
+    for s in shown:
+        first = s["forecast"][0]
+        table.add_row(
+            s["key"],
+            s["model"],
+            f"{s['mase']:.3f}" if s["mase"] is not None else "-",
+            f"{s['mase_seasonal_naive']:.3f}" if s["mase_seasonal_naive"] is not None else "-",
+            f"{first['mean']:,.1f}",
+            f"{first['lo_80']:,.1f} - {first['hi_80']:,.1f}",
+        )
+    console.print(table)
+    if len(result["series"]) > len(shown):
+        console.print(f"[dim]... and {len(result['series']) - len(shown):,} more series (--json has them all)[/]")
+    ratio = result["mase_ratio"]
+    console.print(
+        f"{result['series_count']:,} series, {result['horizon']} {result['period']}s ahead: MASE "
+        + (
+            f"[bold]{result['mase']:.3f}[/] vs seasonal naive {result['mase_seasonal_naive']:.3f} "
+            f"([bold]{ratio:.2f}x[/]), 80% intervals cover {result['coverage_80']:.0%}"
+            if ratio is not None
+            else "not measured (series too short for two windows)"
+        )
+        + f" over {result['evaluated_series']:,} series and {result['windows']} rolling windows; "
+        f"models: {', '.join(f'{k} {v}' for k, v in result['models_chosen'].items())}; {result['seconds']:g} s"
+        + (f"; saved as {result['name']!r}" if result.get("name") else "")
+    )
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:,.2f} d" if seconds >= 86400 else f"{seconds / 3600:,.1f} h"
+
+
+@app.command()
+@with_filters
+def simulate(
+    stream: Annotated[str, typer.Argument(help="The stream to simulate.")],
+    replications: Annotated[int, typer.Option(help="Independent replications (intervals over them).")] = 5,
+    quiet: QuietOpt = False,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+    filters: Any = None,
+) -> None:
+    """Simulate STREAM's as-is from its own log (arrivals, routes, times, pools, calendars) and say
+    how well it reproduces it: actual vs simulated cycle time and throughput."""
+    with progress_reporter(not quiet and not json) as progress:
+        result = call_service(
+            workspace, "simulate", stream, replications=replications, filters=filters, progress=progress
+        )
+    if json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    table = Table("", "actual", "simulated", "95% interval", "error", title=f"{stream}: simulation vs the log")
+    for key, label in (
+        ("cycle_time_median", "median cycle time"),
+        ("cycle_time_p90", "90th percentile cycle time"),
+        ("cycle_time_mean", "mean cycle time"),
+        ("throughput_per_week", "cases per week"),
+    ):
+        fmt = _days if key.startswith("cycle") else (lambda v: f"{v:,.1f}")
+        low, high = result["intervals"][key]
+        err = result["error"][key]
+        table.add_row(
+            label,
+            fmt(result["actual"][key]),
+            fmt(result["simulated"][key]),
+            f"{fmt(low)} - {fmt(high)}",
+            f"{err:+.1%}" if err is not None else "-",
+        )
+    console.print(table)
+    m = result["model"]
+    console.print(
+        f"[dim]{result['replications']} replications of {result['cases_per_replication']:,.0f} cases, "
+        f"{result['cases_per_second']:,.0f} simulated cases/s; work: {m['work']}; "
+        f"pace correlation {m['pace_correlation']}; --json has the pools and their utilisation[/]"
+    )
+    for note in m["notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+@app.command()
+@with_filters
+def scenario(
+    stream: Annotated[str, typer.Argument(help="The stream to simulate.")],
+    file: Annotated[str, typer.Option("--file", help="The scenario YAML (drivers, sensitivity, playbooks).")],
+    replications: Annotated[int | None, typer.Option(help="Replications per run (default: the file's, or 5).")] = None,
+    quiet: QuietOpt = False,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+    filters: Any = None,
+) -> None:
+    """What if: run a scenario's drivers (demand, staff, handling time, automation share) on
+    STREAM's simulation against the as-is, with a tornado over the drivers and playbooks checked
+    against saved forecasts."""
+    from pathlib import Path
+
+    with progress_reporter(not quiet and not json) as progress:
+        result = call_service(
+            workspace,
+            "scenario",
+            stream,
+            file=str(Path(file).resolve()),
+            replications=replications,
+            filters=filters,
+            progress=progress,
+        )
+    if json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    table = Table("", "as-is", "scenario", "change", title=f"{stream}: {result['name'] or 'scenario'}")
+    for key, label in (
+        ("cycle_time_median", "median cycle time"),
+        ("cycle_time_p90", "90th percentile cycle time"),
+        ("throughput_per_week", "cases per week"),
+    ):
+        fmt = _days if key.startswith("cycle") else (lambda v: f"{v:,.1f}")
+        ch = result["change"][key]
+        table.add_row(
+            label, fmt(result["as_is"][key]), fmt(result["scenario"][key]), f"{ch:+.1%}" if ch is not None else "-"
+        )
+    console.print(table)
+    if result["tornado"]:
+        console.print("[bold]sensitivity[/] (median cycle time, low - high):")
+        for t in result["tornado"]:
+            lo, hi = t["cycle_time_median"]
+            console.print(f"  {t['driver']:<28} {_days(lo)} - {_days(hi)}")
+    for p in result["playbooks"]:
+        state = "[bold red]triggered[/]" if p["triggered"] else "not triggered"
+        w, a = p["at_forecast"]["without"], p["at_forecast"]["with_action"]
+        console.print(
+            f"playbook {p['name']!r}: {state} (growth {p['growth']:.2f} vs {p['threshold']:.2f}; {p['why']}); "
+            f"at the forecast's demand the median cycle time goes {_days(w['cycle_time_median'])} -> {_days(a['cycle_time_median'])} with it"
+        )

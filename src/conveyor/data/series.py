@@ -11,14 +11,16 @@ from conveyor.data.quoting import literal, quote
 from conveyor.data.store import Store
 from conveyor.errors import ConveyorError
 
-__all__ = ["SeriesError", "daily_stats"]
+__all__ = ["SeriesError", "daily_stats", "relation"]
 
 
 class SeriesError(ConveyorError, ValueError):
     """A table or column that cannot be read as daily series (names it and the fix)."""
 
 
-def _relation(store: Store, dataset: str | None, file: str | None) -> str:
+def relation(store: Store, dataset: str | None, file: str | None, *, text: tuple[str, ...] = ()) -> str:
+    """The table as a DuckDB relation; ``text``: CSV columns to read as text (a date column with
+    a stated format, which the CSV sniffer might otherwise read with a format of its own)."""
     if (dataset is None) == (file is None):
         raise SeriesError("give either a dataset or a file", hint="--dataset demand_daily, or --file demand.csv")
     if dataset is not None:
@@ -31,8 +33,10 @@ def _relation(store: Store, dataset: str | None, file: str | None) -> str:
     path = Path(str(file))
     if not path.is_file():
         raise SeriesError(f"{path}: no such file", hint="give the path of a CSV or Parquet file")
-    reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv_auto"
-    return f"{reader}({literal(str(path))})"
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return f"read_parquet({literal(str(path))})"
+    types = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in text)
+    return f"read_csv_auto({literal(str(path))}{f', types = {{{types}}}' if text else ''})"
 
 
 def daily_stats(
@@ -40,7 +44,7 @@ def daily_stats(
 ) -> list[dict[str, Any]]:
     """Per series: ``{"id": {col: value}, "days", "total", "mean", "sd", "first", "last"}`` of its
     daily sums (missing days are zero)."""
-    rel = _relation(store, dataset, file)
+    rel = relation(store, dataset, file)
     columns = [c for c, _ in store.columns(f"SELECT * FROM {rel}")]
     for col, what in [*((c, "--id") for c in ids), (date, "--date"), (value, "--value")]:
         if col not in columns:

@@ -15,7 +15,7 @@ from conveyor.metrics.definitions import StreamMetrics
 from conveyor.metrics.kpis import SPAN, _service_seconds, stream_info
 from conveyor.mining.filters import Filters, scope_for
 
-__all__ = ["workload"]
+__all__ = ["daily_arrivals", "workload"]
 
 PATTERN = Query(
     "workload.pattern",
@@ -23,6 +23,28 @@ PATTERN = Query(
     SELECT seg AS segment, isodow(anchor) AS dow, hour(anchor) AS hour, count(*) AS arrivals, avg(v) AS work_seconds
     FROM cv GROUP BY seg, isodow(anchor), hour(anchor)""",
 )
+
+DAILY = Query(
+    "workload.daily",
+    """WITH {scope}, {values}
+    SELECT seg AS segment, CAST(anchor AS DATE) AS day, count(*) AS arrivals FROM cv GROUP BY ALL ORDER BY ALL""",
+)
+
+
+def daily_arrivals(
+    engine: Engine, stream: str, *, by: str | None = None, filters: Filters | None = None
+) -> list[tuple[Any, ...]]:
+    """``(segment, day, cases started)`` rows: the stream's case arrivals per day, per value of
+    ``by`` (a case attribute) or overall (segment ``None``)."""
+    info = stream_info(engine, stream)
+    if by is not None:
+        info.attribute(by, "--by")
+    scope = scope_for(engine, stream, filters)
+    seg = f"CAST(c.{quote(by)} AS VARCHAR)" if by else "CAST(NULL AS VARCHAR)"
+    join = f"JOIN {scope.s}.cases c USING (case_idx)" if by else ""
+    values = f"cv AS (SELECT fc.first_ts AS anchor, 1.0 AS v, {seg} AS seg FROM fc {join})"
+    rows = engine.run(DAILY, params=scope.params, **scope.parts(values=values))
+    return [(r["segment"], r["day"], r["arrivals"]) for r in rows]
 
 
 def workload(

@@ -10,8 +10,9 @@ level (the chance of not running out during a replenishment):
 - order quantity ``EOQ = sqrt(2 * D * S / H)`` with yearly demand ``D = 365 d``, cost per order
   ``S`` and holding cost per unit and year ``H``.
 
-The demand's history stands in for its forecast until forecasts exist (its spread is then the
-forecast's error); with ``on_hand`` given, each item says whether to order now and how much.
+Demand comes from a saved forecast (its mean over the horizon; its error from the 80% intervals)
+or, without one, from history (its spread standing in for the error). With ``on_hand`` given,
+each item carries a recommendation an automation can act on: reorder (how much) or none.
 """
 
 from __future__ import annotations
@@ -21,7 +22,63 @@ from typing import Any
 
 from conveyor.planning.staffing import PlanningError
 
-__all__ = ["reorder_policy"]
+__all__ = ["daily_from_forecast", "read_on_hand", "reorder_policy"]
+
+#: the 80% interval's half-width in standard deviations of a normal forecast error
+Z80 = 1.2815515655446004
+DAYS = {"D": 1, "W": 7, "M": 365.25 / 12, "Q": 365.25 / 4}
+
+
+def daily_from_forecast(saved: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per series of a saved forecast: the mean daily demand over its horizon and the daily
+    standard deviation of its error (from the 80% intervals, periods taken as independent), in the
+    shape :func:`reorder_policy` takes. Only the bottom level of a reconciled forecast (the items)."""
+    per = DAYS[saved["freq"]]
+    depth = max((len(s["id"]) for s in saved["series"]), default=0)
+    out = []
+    for s in saved["series"]:
+        if len(s["id"]) != depth:
+            continue
+        f = s["forecast"]
+        mean = sum(p["mean"] for p in f) / len(f) / per
+        var = sum(((p["hi_80"] - p["lo_80"]) / (2 * Z80)) ** 2 for p in f) / len(f)
+        out.append(
+            {
+                "id": s["id"] or {"series": s["key"]},
+                "mean": mean,
+                "sd": math.sqrt(var / per),
+                "days": round(len(f) * per),
+            }
+        )
+    return out
+
+
+def read_on_hand(path: str) -> dict[str, float]:
+    """``item -> units`` from a CSV whose last column is the stock on hand (plus on order) and
+    whose other columns are the item's id columns, in the forecast's order."""
+    import csv
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise PlanningError(f"--on-hand: {file}: no such file", hint="a CSV like: product,region,on_hand")
+    out: dict[str, float] = {}
+    with file.open(newline="", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, None)
+        if not header or len(header) < 2:
+            raise PlanningError(
+                f"{file}: needs a header with the item column(s) and the stock", hint="product,region,on_hand"
+            )
+        for n, row in enumerate(rows, start=2):
+            try:
+                out["/".join(row[:-1])] = float(row[-1])
+            except (ValueError, IndexError):
+                raise PlanningError(
+                    f"{file}, row {n}, column {header[-1]!r}: {row[-1] if row else ''!r} is not a number",
+                    hint="the last column is the units on hand",
+                ) from None
+    return out
 
 
 def reorder_policy(
@@ -33,6 +90,7 @@ def reorder_policy(
     order_cost: float = 50.0,
     holding_cost: float = 2.0,
     on_hand: dict[str, float] | None = None,
+    demand: str = "history",
 ) -> dict[str, Any]:
     """Per series of :func:`conveyor.data.series.daily_stats`: safety stock, reorder point, EOQ."""
     from statistics import NormalDist
@@ -73,6 +131,11 @@ def reorder_policy(
             stock = on_hand[key]
             item["on_hand"] = stock
             item["order_now"] = stock <= rop
+            item["recommendation"] = (
+                {"action": "reorder", "quantity": max(math.ceil(eoq), math.ceil(rop - stock))}
+                if stock <= rop
+                else {"action": "none"}
+            )
             item["days_of_cover"] = round(stock / d, 1) if d > 0 else None
         items.append(item)
     return {
@@ -83,7 +146,7 @@ def reorder_policy(
             "z": round(z, 4),
             "order_cost": order_cost,
             "holding_cost": holding_cost,
-            "demand": "history (until forecasts exist)",
+            "demand": demand,
         },
         "items": items,
     }

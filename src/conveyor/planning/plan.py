@@ -30,19 +30,24 @@ def staffing_plan(
     patience_seconds: float | None = None,
     growth: float = 1.0,
     filters: Filters | None = None,
+    forecast: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Per segment: agents needed in each hour of the week (arrivals scaled by ``growth``), the
-    peak, and the agent-hours a week; ``{"stream", "weeks", "settings", "segments": [...]}``."""
+    peak, and the agent-hours a week; ``{"stream", "weeks", "settings", "segments": [...]}``.
+    With ``forecast`` (a saved forecast of this stream's arrivals, overall or by the same
+    attribute), each segment's week-hour pattern is scaled to the forecast's cases per week."""
     if growth <= 0:
         raise PlanningError(f"--growth: {growth:g} must be above 0 (1.2 means 20% more cases)", field="growth")
     load = workload(engine, stream, metrics=metrics, by=by, filters=filters)
+    factors = _forecast_growth(forecast, stream, by, load) if forecast is not None else {}
     segments = []
     for name, seg in sorted(load["segments"].items()):
         handle = seg["work_seconds"]
+        growth_here = growth * factors.get(name, 1.0)
         hours: list[dict[str, Any]] = []
         for dow in range(1, 8):
             for hour in range(24):
-                arrivals = seg["arrivals"].get((dow, hour), 0.0) * growth
+                arrivals = seg["arrivals"].get((dow, hour), 0.0) * growth_here
                 if arrivals == 0 or handle <= 0:
                     hours.append(
                         {
@@ -80,11 +85,14 @@ def staffing_plan(
         segments.append(
             {
                 "segment": name,
-                "cases_per_week": round(seg["cases"] / max(load["weeks"], 1e-9) * growth, 2),
+                "cases_per_week": round(seg["cases"] / max(load["weeks"], 1e-9) * growth_here, 2),
+                "growth": round(growth_here, 4),
                 "work_seconds_per_case": round(handle, 1),
                 "peak": {"day": peak["day"], "hour": peak["hour"], "agents": peak["agents_with_shrinkage"]},
                 "agent_hours_per_week": sum(int(h["agents_with_shrinkage"]) for h in hours),
-                "workload_hours_per_week": round(seg["cases"] / max(load["weeks"], 1e-9) * growth * handle / 3600, 1),
+                "workload_hours_per_week": round(
+                    seg["cases"] / max(load["weeks"], 1e-9) * growth_here * handle / 3600, 1
+                ),
                 "hours": hours,
             }
         )
@@ -99,7 +107,31 @@ def staffing_plan(
             "shrinkage": shrinkage,
             "patience_seconds": patience_seconds,
             "growth": growth,
+            "forecast": forecast.get("name") if forecast is not None else None,
             "model": "erlang_c" if patience_seconds is None else "erlang_a",
         },
         "segments": segments,
     }
+
+
+def _forecast_growth(forecast: dict[str, Any], stream: str, by: str | None, load: dict[str, Any]) -> dict[str, float]:
+    """Segment -> forecast cases per week over the history's cases per week."""
+    source = forecast.get("source", {})
+    if source.get("stream") != stream or source.get("by") != by:
+        raise PlanningError(
+            f"forecast {forecast.get('name')!r} is not of {stream!r}'s arrivals"
+            + (f" by {by!r}" if by else "")
+            + f" (it is of {source})",
+            field="forecast",
+            hint=f"conveyor forecast {stream}" + (f" --by {by}" if by else "") + " --freq W --save NAME",
+        )
+    per_week = {"D": 7.0, "W": 1.0, "M": 12 / 52.18, "Q": 4 / 52.18}[forecast["freq"]]
+    out = {}
+    for s in forecast["series"]:
+        name = str(next(iter(s["id"].values()))) if s["id"] else "all"
+        seg = load["segments"].get(name)
+        if seg is None or not seg["cases"]:
+            continue
+        future = sum(p["mean"] for p in s["forecast"]) / len(s["forecast"]) * per_week
+        out[name] = future / (seg["cases"] / max(load["weeks"], 1e-9))
+    return out

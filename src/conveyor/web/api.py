@@ -292,6 +292,7 @@ def staffing_plan(
     shrinkage: Annotated[float, Query(ge=0, le=0.95)] = 0.0,
     patience_seconds: Annotated[float | None, Query(gt=0)] = None,
     growth: Annotated[float, Query(gt=0)] = 1.0,
+    forecast: Annotated[str | None, Query(description="A saved forecast of this stream's arrivals.")] = None,
 ) -> Response:
     return _json(
         service.staffing_plan(
@@ -305,6 +306,7 @@ def staffing_plan(
             patience_seconds=patience_seconds,
             growth=growth,
             filters=filters,
+            forecast=forecast,
         )
     )
 
@@ -313,10 +315,14 @@ def staffing_plan(
 def inventory(
     _: Viewer,
     ws: WS,
-    ids: Annotated[list[str], Query(description="The item's column(s) (repeat).")],
-    date: str,
-    value: str,
     lead_time_days: Annotated[float, Query(gt=0)],
+    forecast: Annotated[str | None, Query(description="A saved forecast to plan from.")] = None,
+    on_hand: Annotated[
+        str | None, Query(description="CSV of items and units on hand, on the server's machine.")
+    ] = None,
+    ids: Annotated[list[str] | None, Query(description="Without a forecast: the item's column(s) (repeat).")] = None,
+    date: str | None = None,
+    value: str | None = None,
     dataset: str | None = None,
     file: str | None = None,
     service_level: Annotated[float, Query(gt=0, lt=1)] = 0.95,
@@ -333,9 +339,97 @@ def inventory(
             lead_time_days=lead_time_days,
             dataset=dataset,
             file=file,
+            forecast=forecast,
+            on_hand=on_hand,
             service_level=service_level,
             lead_time_sd_days=lead_time_sd_days,
             order_cost=order_cost,
             holding_cost=holding_cost,
         )
     )
+
+
+class ForecastRequest(BaseModel):
+    horizon: int = Field(ge=1, description="Periods ahead.")
+    stream: str | None = Field(default=None, description="Forecast this stream's case arrivals.")
+    by: str | None = None
+    freq: Literal["D", "W", "M", "Q"] | None = None
+    dataset: str | None = None
+    file: str | None = Field(default=None, description="A CSV or Parquet file on the server's machine.")
+    ids: list[str] | None = None
+    date: str | None = None
+    value: str | None = None
+    date_format: str | None = None
+    windows: int = Field(default=3, ge=2, le=12)
+    models: list[str] | None = None
+    reconcile: bool = False
+    save: str | None = None
+
+
+@router.post("/forecast", status_code=202, summary="Start a forecast (as `conveyor forecast`); poll the job")
+def forecast(body: ForecastRequest, request: Request, _: Viewer) -> Response:
+    root_ws = request.app.state.ws
+
+    def work(progress: Any) -> Any:
+        ws = root_ws.session()
+        try:
+            return service.forecast(ws, progress=progress, **body.model_dump())
+        finally:
+            ws.close()
+
+    return _json(request.app.state.jobs.start("forecast", work), 202)
+
+
+@router.get("/forecasts", summary="Saved forecasts with their accuracy")
+def forecasts(_: Viewer, ws: WS) -> Response:
+    return _json(service.forecasts(ws))
+
+
+@router.get("/forecasts/{name}", summary="One saved forecast: every series' history, forecast and interval")
+def saved_forecast(name: str, _: Viewer, ws: WS) -> Response:
+    return _json(service.saved_forecast(ws, name))
+
+
+class SimulateRequest(BaseModel):
+    replications: int = Field(default=5, ge=1, le=100)
+
+
+@router.post(
+    "/streams/{stream}/simulate",
+    status_code=202,
+    summary="Simulate the stream's as-is (as `conveyor simulate`); poll the job",
+)
+def simulate(stream: str, body: SimulateRequest, request: Request, _: Viewer) -> Response:
+    root_ws = request.app.state.ws
+
+    def work(progress: Any) -> Any:
+        ws = root_ws.session()
+        try:
+            return service.simulate(ws, stream, replications=body.replications, progress=progress)
+        finally:
+            ws.close()
+
+    return _json(request.app.state.jobs.start("simulate", work), 202)
+
+
+class ScenarioRequest(BaseModel):
+    file: str = Field(description="The scenario YAML, on the server's machine.")
+    replications: int | None = Field(default=None, ge=1, le=100)
+
+
+@router.post(
+    "/streams/{stream}/scenario",
+    status_code=202,
+    summary="Run a what-if scenario (as `conveyor scenario`); poll the job",
+)
+def scenario(stream: str, body: ScenarioRequest, request: Request, _: Viewer) -> Response:
+    root_ws = request.app.state.ws
+
+    def work(progress: Any) -> Any:
+        ws = root_ws.session()
+        try:
+            return service.scenario(ws, stream, file=body.file, replications=body.replications, progress=progress)
+        finally:
+            ws.close()
+
+    return _json(request.app.state.jobs.start("scenario", work), 202)

@@ -1,0 +1,666 @@
+"""Forecasts with prediction intervals, the model per series chosen by rolling-origin
+cross-validation, and hierarchical reconciliation so the levels add up.
+
+The models come from statsforecast (seasonal naive, AutoETS, AutoTheta, AutoARIMA, MSTL, and
+Croston / ADIDA / IMAPA for intermittent demand); reconciliation from hierarchicalforecast. What
+this module adds is the honest part:
+
+- **Rolling origin.** Each series is cut at ``windows`` origins ``horizon`` periods apart; every
+  candidate forecasts the ``horizon`` periods after each origin from the data before it.
+- **Selection measured as it is used.** The figure reported for a series is not the best
+  candidate's error on the windows it was picked on (that flatters it): for each window from the
+  second on, the candidate with the lowest error on the *earlier* windows is the one scored. The
+  model finally used for the future is the best on all windows.
+- **MASE** scales each window's mean absolute error by the in-sample mean absolute seasonal
+  difference of the data before its origin (Hyndman and Koehler), per series; the seasonal naive
+  forecast is scored on the same windows, so ``mase / mase_seasonal_naive`` says how much better
+  than the simplest honest baseline the forecast is.
+- **coverage_80** is the share of held-out actuals inside the scored forecasts' 80% intervals.
+
+Series are indexed by period number (day, week from the earliest date, month, quarter), so any
+weekday anchor or month start works and periods with no row count as zero.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from conveyor.data.quoting import literal, quote
+from conveyor.data.store import Store
+from conveyor.planning.staffing import PlanningError
+
+__all__ = ["FREQS", "Panel", "forecast", "panel_from_rows", "panel_from_stream", "panel_from_table"]
+
+#: frequency code -> (name, season length)
+FREQS: dict[str, tuple[str, int]] = {"D": ("day", 7), "W": ("week", 52), "M": ("month", 12), "Q": ("quarter", 4)}
+LEVEL = 80
+#: the combination candidate: the mean of these models' forecasts and bounds, when two or more run
+ENSEMBLE = ("AutoETS", "AutoTheta", "AutoARIMA", "MSTL")
+#: the most recent history models are fitted on, per frequency: older data slows fitting down
+#: (an ETS search is linear in it, an ARIMA search worse) and rarely describes today's pattern
+MAX_HISTORY = {"D": 3 * 365, "W": 4 * 52, "M": 10 * 12, "Q": 10 * 4}
+EPOCH = date(1970, 1, 1)
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class Panel:
+    """Series on an integer period index: ``values[key]`` is a float array from period
+    ``starts[key]`` on, ``ids[key]`` the id columns' values."""
+
+    freq: str
+    origin: date  # period 0 of a weekly index; unused otherwise
+    ids: dict[str, dict[str, Any]] = field(default_factory=dict)
+    starts: dict[str, int] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    id_columns: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def to_date(self, period: int) -> date:
+        if self.freq == "D":
+            return EPOCH + timedelta(days=period)
+        if self.freq == "W":
+            return self.origin + timedelta(days=7 * period)
+        per_year = 12 if self.freq == "M" else 4
+        year, k = divmod(period, per_year)
+        return date(year, k * (12 // per_year) + 1, 1)
+
+    def period(self, day: date) -> int:
+        if self.freq == "D":
+            return (day - EPOCH).days
+        if self.freq == "W":
+            return (day - self.origin).days // 7
+        if self.freq == "M":
+            return day.year * 12 + day.month - 1
+        return day.year * 4 + (day.month - 1) // 3
+
+
+def panel_from_rows(
+    rows: list[tuple[Any, ...]],
+    *,
+    id_columns: list[str],
+    freq: str,
+    source: dict[str, Any] | None = None,
+    monday_weeks: bool = False,
+) -> Panel:
+    """A panel from ``(id values..., date, value)`` rows (several rows of one period add up;
+    periods with no row between a series' first and last are zero)."""
+    if freq not in FREQS:
+        raise PlanningError(
+            f"--freq: unknown frequency {freq!r}", hint="one of D (day), W (week), M (month), Q (quarter)"
+        )
+    dated = [r for r in rows if r[-2] is not None and r[-1] is not None]
+    if not dated:
+        raise PlanningError("no rows with both a date and a value to forecast", hint="check --date and --value")
+    origin = min(_as_date(r[-2]) for r in dated)
+    if monday_weeks:
+        origin -= timedelta(days=origin.weekday())
+    panel = Panel(freq=freq, origin=origin, id_columns=list(id_columns), source=dict(source or {}))
+    sums: dict[str, dict[int, float]] = {}
+    n = len(id_columns)
+    for r in dated:
+        key = "/".join(str(v) for v in r[:n]) if n else "all"
+        panel.ids.setdefault(key, dict(zip(id_columns, r[:n], strict=True)))
+        p = panel.period(_as_date(r[-2]))
+        bucket = sums.setdefault(key, {})
+        bucket[p] = bucket.get(p, 0.0) + float(r[-1])
+    for key in sorted(sums):
+        periods = sums[key]
+        first, last = min(periods), max(periods)
+        arr = np.zeros(last - first + 1)
+        for p, v in periods.items():
+            arr[p - first] = v
+        panel.starts[key] = first
+        panel.values[key] = arr
+    return panel
+
+
+def _as_date(value: Any) -> date:
+    out: date = value.date() if hasattr(value, "date") and callable(value.date) else value
+    return out
+
+
+def infer_freq(store: Store, relation: str, date_sql: str) -> str:
+    """D, W, M or Q from the median gap between the table's distinct dates."""
+    row = store.rows(
+        f"SELECT median(g) FROM (SELECT date_diff('day', lag(d) OVER (ORDER BY d), d) AS g "
+        f"FROM (SELECT DISTINCT {date_sql} AS d FROM {relation} WHERE {date_sql} IS NOT NULL))"
+    )
+    gap = row[0][0] if row else None
+    if gap is None:
+        return "D"
+    return "D" if gap < 4 else "W" if gap < 20 else "M" if gap < 60 else "Q"
+
+
+def panel_from_table(
+    store: Store,
+    *,
+    ids: list[str],
+    date_column: str,
+    value: str,
+    dataset: str | None = None,
+    file: str | None = None,
+    freq: str | None = None,
+    date_format: str | None = None,
+) -> Panel:
+    """Series from a workspace dataset or a CSV/Parquet file, summed per id and period."""
+    from conveyor.data.series import SeriesError, relation
+
+    rel = relation(store, dataset, file, text=(date_column,) if date_format else ())
+    columns = dict(store.columns(f"SELECT * FROM {rel}"))
+    for col, what in [*((c, "--id") for c in ids), (date_column, "--date"), (value, "--value")]:
+        if col not in columns:
+            raise SeriesError(f"{what}: no column {col!r}", hint=f"its columns: {', '.join(columns)}")
+    where = file or f"dataset {dataset}"
+    if date_format:
+        date_sql = f"CAST(strptime(CAST({quote(date_column)} AS VARCHAR), {literal(date_format)}) AS DATE)"
+    elif columns[date_column].upper().startswith(("DATE", "TIMESTAMP")):
+        date_sql = f"CAST({quote(date_column)} AS DATE)"
+    else:
+        date_sql = f"TRY_CAST({quote(date_column)} AS DATE)"
+        bad = store.rows(
+            f"SELECT {quote(date_column)} FROM {rel} WHERE {date_sql} IS NULL AND {quote(date_column)} IS NOT NULL LIMIT 1"
+        )
+        if bad:
+            raise SeriesError(
+                f"{where}: column {date_column!r} has {bad[0][0]!r}, which is not a date",
+                hint="give its format, e.g. --date-format '%d/%m/%y'",
+            )
+    bad_value = store.rows(
+        f"SELECT {quote(value)} FROM {rel} WHERE TRY_CAST({quote(value)} AS DOUBLE) IS NULL "
+        f"AND {quote(value)} IS NOT NULL AND CAST({quote(value)} AS VARCHAR) NOT IN ('', 'NA') LIMIT 1"
+    )
+    if bad_value:
+        raise SeriesError(
+            f"{where}: column {value!r} has {bad_value[0][0]!r}, which is not a number",
+            hint="--value names the quantity",
+        )
+    freq = (freq or infer_freq(store, rel, date_sql)).upper()
+    sel = "".join(f"CAST({quote(c)} AS VARCHAR), " for c in ids)
+    rows = store.rows(
+        f"SELECT {sel}{date_sql} AS d, sum(TRY_CAST({quote(value)} AS DOUBLE)) FROM {rel} GROUP BY ALL ORDER BY ALL"
+    )
+    return panel_from_rows(rows, id_columns=ids, freq=freq, source={"dataset": dataset} if dataset else {"file": file})
+
+
+def panel_from_stream(
+    engine: Any, stream: str, *, freq: str = "D", by: str | None = None, filters: Any = None
+) -> Panel:
+    """Cases started per period, per value of ``by`` (a case attribute) or overall."""
+    from conveyor.metrics.workload import daily_arrivals
+
+    rows = daily_arrivals(engine, stream, by=by, filters=filters)
+    if not rows:
+        raise PlanningError(f"stream {stream!r} has no cases to forecast (after the filters)")
+    if by is None:
+        panel = panel_from_rows(
+            [r[1:] for r in rows], id_columns=[], freq=freq.upper(), source={"stream": stream}, monday_weeks=True
+        )
+    else:
+        panel = panel_from_rows(
+            [(r[0] if r[0] is not None else "(none)", *r[1:]) for r in rows],
+            id_columns=[by],
+            freq=freq.upper(),
+            source={"stream": stream, "by": by},
+            monday_weeks=True,
+        )
+    # the extract's first and last weeks or months are partial: they would read as a dip
+    first, last = min(r[1] for r in rows), max(r[1] for r in rows)
+    head = panel.period(first) if panel.period(first - timedelta(days=1)) == panel.period(first) else None
+    tail = panel.period(last) if panel.period(last + timedelta(days=1)) == panel.period(last) else None
+    for key in list(panel.values):
+        v, start = panel.values[key], panel.starts[key]
+        if start == head:
+            v, start = v[1:], start + 1
+        if len(v) and start + len(v) - 1 == tail:
+            v = v[:-1]
+        if len(v) == 0:
+            del panel.values[key], panel.starts[key], panel.ids[key]
+        else:
+            panel.values[key], panel.starts[key] = v, start
+    if not panel.values:
+        raise PlanningError(f"stream {stream!r} spans less than one whole {FREQS[panel.freq][0]}", hint="--freq D")
+    return panel
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+
+def _candidates(
+    freq: str, season: int, *, intermittent: bool, longest: int, horizon: int, names: list[str] | None
+) -> list[Any]:
+    from statsforecast.models import (
+        ADIDA,
+        IMAPA,
+        MSTL,
+        AutoARIMA,
+        AutoETS,
+        AutoTheta,
+        CrostonOptimized,
+        SeasonalNaive,
+    )
+    from statsforecast.utils import ConformalIntervals
+
+    conformal = ConformalIntervals(h=horizon, n_windows=2)
+    pool: dict[str, Callable[[], Any]] = {
+        "SeasonalNaive": lambda: SeasonalNaive(season_length=season),
+        "AutoETS": lambda: AutoETS(season_length=season),
+        "AutoTheta": lambda: AutoTheta(season_length=season),
+        # a seasonal ARIMA search over 52-week seasons takes minutes per series
+        "AutoARIMA": lambda: AutoARIMA(season_length=season if season <= 12 else 1),
+        "MSTL": lambda: MSTL(
+            season_length=[7, 365] if freq == "D" else [season], trend_forecaster=AutoETS(model="ZZN")
+        ),
+        "CrostonOptimized": lambda: CrostonOptimized(prediction_intervals=conformal),
+        "ADIDA": lambda: ADIDA(prediction_intervals=conformal),
+        "IMAPA": lambda: IMAPA(prediction_intervals=conformal),
+    }
+    if names:
+        unknown = [n for n in names if n not in pool]
+        if unknown:
+            raise PlanningError(f"--models: unknown model {unknown[0]!r}", hint=f"models: {', '.join(pool)}")
+        chosen = ["SeasonalNaive", *(n for n in names if n != "SeasonalNaive")]
+    else:
+        chosen = ["SeasonalNaive", "AutoETS", "AutoTheta"]  # AutoARIMA on request: ~10x slower
+        if freq == "D" and longest >= 2 * 365 + horizon:
+            chosen.append("MSTL")
+        if intermittent:
+            chosen += ["CrostonOptimized", "ADIDA", "IMAPA"]
+    return [pool[n]() for n in chosen]
+
+
+def _alias(model: Any) -> str:
+    return str(getattr(model, "alias", type(model).__name__))
+
+
+def _frame(panel: Panel, keys: list[str]) -> Any:
+    import pandas as pd
+
+    parts = []
+    for k in keys:
+        v = panel.values[k]
+        parts.append(pd.DataFrame({"unique_id": k, "ds": np.arange(panel.starts[k], panel.starts[k] + len(v)), "y": v}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _statsforecast(models: list[Any]) -> Any:
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    return StatsForecast(models=models, freq=1, n_jobs=min(os.cpu_count() or 1, 4), fallback_model=Naive())
+
+
+def _batches(keys: list[str], size: int) -> list[list[str]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+# -- scoring --------------------------------------------------------------------------------------
+
+
+def _scale(y: np.ndarray, upto: int, season: int) -> float:
+    """In-sample mean absolute seasonal difference of y[:upto] (the naive lag when too short)."""
+    train = y[:upto]
+    lag = season if len(train) > season else 1
+    if len(train) <= lag:
+        return math.nan
+    scale = float(np.mean(np.abs(train[lag:] - train[:-lag])))
+    return scale if scale > 0 else math.nan
+
+
+def _score(cv: Any, panel: Panel, names: list[str], season: int) -> dict[str, dict[str, np.ndarray]]:
+    """Per series: ``{"mase": [windows x models], "inside": [windows x models] (share of points
+    inside the 80% interval)}``, windows in time order."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, g in cv.groupby("unique_id", sort=False):
+        y = panel.values[str(key)]
+        start = panel.starts[str(key)]
+        cutoffs = sorted(g["cutoff"].unique())
+        mase = np.full((len(cutoffs), len(names)), np.nan)
+        inside = np.full((len(cutoffs), len(names)), np.nan)
+        for w, cut in enumerate(cutoffs):
+            gw = g[g["cutoff"] == cut]
+            actual = gw["y"].to_numpy(float)
+            scale = _scale(y, int(cut) - start + 1, season)
+            for j, name in enumerate(names):
+                pred = gw[name].to_numpy(float)
+                mase[w, j] = np.mean(np.abs(actual - pred)) / scale
+                lo, hi = f"{name}-lo-{LEVEL}", f"{name}-hi-{LEVEL}"
+                if lo in gw:
+                    inside[w, j] = np.mean((actual >= gw[lo].to_numpy(float)) & (actual <= gw[hi].to_numpy(float)))
+        out[str(key)] = {"mase": mase, "inside": inside}
+    return out
+
+
+def _select(mase: np.ndarray, names: list[str]) -> tuple[str, list[int]]:
+    """The model for the future (lowest mean MASE on all windows) and, for each window from the
+    second on, the model chosen on the windows before it (the honest score's picks)."""
+
+    def best(rows: np.ndarray) -> int:
+        means = np.array(
+            [np.nanmean(rows[:, j]) if np.isfinite(rows[:, j]).any() else np.inf for j in range(len(names))]
+        )
+        return int(np.argmin(means))
+
+    picks = [best(mase[:w]) for w in range(1, mase.shape[0])]
+    return names[best(mase)], picks
+
+
+# -- the forecast ---------------------------------------------------------------------------------
+
+
+def _hierarchy(panel: Panel) -> tuple[Panel, Any, dict[str, np.ndarray]]:
+    """Every level's series (Total, then each prefix of the id columns) over the common span, the
+    summing matrix and the tags hierarchicalforecast wants."""
+    import pandas as pd
+
+    first = min(panel.starts.values())
+    last = max(panel.starts[k] + len(v) - 1 for k, v in panel.values.items())
+    bottom = sorted(panel.values)
+    full = {k: np.zeros(last - first + 1) for k in bottom}
+    for k in bottom:
+        full[k][panel.starts[k] - first : panel.starts[k] - first + len(panel.values[k])] = panel.values[k]
+    cols = panel.id_columns
+    out = Panel(freq=panel.freq, origin=panel.origin, id_columns=cols, source=panel.source)
+    tags: dict[str, np.ndarray] = {}
+    rows: list[np.ndarray] = []
+    names: list[str] = []
+    for depth in range(len(cols) + 1):
+        level = "/".join(cols[:depth]) or "Total"
+        members: dict[str, list[str]] = {}
+        for k in bottom:
+            vals = [str(panel.ids[k][c]) for c in cols[:depth]]
+            members.setdefault("/".join(vals) if depth else "Total", []).append(k)
+        level_keys = []
+        for key, ks in sorted(members.items()):
+            uid = key if depth == len(cols) else f"{key} ({level})" if depth else "Total"
+            out.values[uid] = np.sum([full[k] for k in ks], axis=0)
+            out.starts[uid] = first
+            ident = panel.ids[ks[0]]
+            out.ids[uid] = {c: ident[c] for c in cols[:depth]}
+            rows.append(np.array([1.0 if k in ks else 0.0 for k in bottom]))
+            names.append(uid)
+            level_keys.append(uid)
+        tags[level] = np.array(level_keys, dtype=object)
+    s = pd.DataFrame(np.vstack(rows), columns=bottom)
+    s.insert(0, "unique_id", names)
+    return out, s, tags
+
+
+def _recent(panel: Panel, cap: int) -> Panel:
+    out = Panel(freq=panel.freq, origin=panel.origin, ids=panel.ids, id_columns=panel.id_columns, source=panel.source)
+    for k, v in panel.values.items():
+        out.values[k] = v[-cap:]
+        out.starts[k] = panel.starts[k] + len(v) - len(out.values[k])
+    return out
+
+
+def forecast(
+    panel: Panel,
+    *,
+    horizon: int,
+    windows: int = 3,
+    models: list[str] | None = None,
+    reconcile: bool = False,
+    history: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Forecast every series of ``panel`` ``horizon`` periods ahead (see the module's docstring
+    for how models are chosen and scored). ``history``: include that many last actuals per series."""
+    started = time.perf_counter()
+    if horizon < 1:
+        raise PlanningError("--horizon must be at least 1 period", field="horizon", hint="e.g. --horizon 8")
+    if windows < 2:
+        raise PlanningError(
+            "--windows must be at least 2 (one to choose a model on, one to score the choice)", field="windows"
+        )
+    name, season = FREQS[panel.freq]
+    if reconcile and not panel.id_columns:
+        raise PlanningError("reconciliation needs id columns to build the levels from", hint="--id region,product")
+    base = panel
+    summing = tags = None
+    if reconcile:
+        base, summing, tags = _hierarchy(panel)
+    base = _recent(base, MAX_HISTORY[panel.freq])
+    keys = sorted(base.values)
+    lengths = {k: len(base.values[k]) for k in keys}
+    zeros = {k: float(np.mean(base.values[k] == 0)) for k in keys}
+    candidates = _candidates(
+        panel.freq,
+        season,
+        intermittent=any(z >= 0.3 for z in zeros.values()),
+        longest=max(lengths.values()),
+        horizon=horizon,
+        names=models,
+    )
+    names = [_alias(m) for m in candidates]
+    members = [n for n in names if n in ENSEMBLE]
+    if len(members) >= 2:
+        names.append("Ensemble")
+    min_train = max(season + 1, 3 * horizon, 8)
+    # series by how many windows their length allows (statsforecast wants the same for a call)
+    groups: dict[int, list[str]] = {}
+    for k in keys:
+        groups.setdefault(min(windows, max(0, (lengths[k] - min_train) // horizon)), []).append(k)
+    evaluated = [k for w, ks in groups.items() if w >= 2 for k in ks]
+    batch = max(20, math.ceil(len(keys) / 12))
+    done = 0
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for w, ks in sorted(groups.items()):
+            for part in _batches(ks, batch):
+                if w >= 2:
+                    cv = _statsforecast(candidates).cross_validation(
+                        h=horizon, df=_frame(base, part), n_windows=w, step_size=horizon, level=[LEVEL]
+                    )
+                    _combine(cv, members, names)
+                    scores.update(_score(cv, base, names, season))
+                done += len(part)
+                if progress is not None:
+                    progress(f"cross-validating {len(keys):,} series", 0.8 * done / len(keys))
+        chosen: dict[str, str] = {}
+        picks: dict[str, list[int]] = {}
+        for k in keys:
+            if k in scores:
+                chosen[k], picks[k] = _select(scores[k]["mase"], names)
+            else:  # too short to choose on: the exponential smoothing family adapts to what there is
+                chosen[k] = "AutoETS" if "AutoETS" in names else names[-1]
+        predictions = _future(base, candidates, names, chosen, horizon, progress)
+    if summing is not None and tags is not None:
+        predictions = _reconcile(predictions, summing, tags)
+    result = _report(base, keys, names, chosen, picks, scores, predictions, lengths, history)
+    result.update(
+        {
+            "source": panel.source,
+            "freq": panel.freq,
+            "period": name,
+            "season_length": season,
+            "horizon": horizon,
+            "windows": windows,
+            "level": LEVEL,
+            "candidates": names,
+            "series_count": len(keys),
+            "evaluated_series": len(evaluated),
+            "reconciliation": "MinTrace (wls_struct), Total / "
+            + " / ".join("/".join(panel.id_columns[: d + 1]) for d in range(len(panel.id_columns)))
+            if reconcile
+            else None,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+    return result
+
+
+def _combine(frame: Any, members: list[str], names: list[str]) -> None:
+    if "Ensemble" in names:
+        for suffix in ("", f"-lo-{LEVEL}", f"-hi-{LEVEL}"):
+            frame[f"Ensemble{suffix}"] = frame[[m + suffix for m in members]].mean(axis=1)
+
+
+def _future(
+    panel: Panel,
+    candidates: list[Any],
+    names: list[str],
+    chosen: dict[str, str],
+    horizon: int,
+    progress: Progress | None,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each series' forecast (mean, low, high) from its chosen model, fitted on all its data."""
+    by_model: dict[str, list[str]] = {}
+    for k, m in chosen.items():
+        by_model.setdefault(m, []).append(k)
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    done = 0
+    members = [n for n in ENSEMBLE if n in names]
+    for m, ks in by_model.items():
+        models = (
+            [c for c, n in zip(candidates, names, strict=False) if n in members]
+            if m == "Ensemble"
+            else [candidates[names.index(m)]]
+        )
+        fc = _statsforecast(models).forecast(df=_frame(panel, ks), h=horizon, level=[LEVEL])
+        if m == "Ensemble":
+            _combine(fc, members, names)
+        for key, group in fc.groupby("unique_id", sort=False):
+            g = group.sort_values("ds")
+            out[str(key)] = (
+                g[m].to_numpy(float),
+                g[f"{m}-lo-{LEVEL}"].to_numpy(float),
+                g[f"{m}-hi-{LEVEL}"].to_numpy(float),
+            )
+        done += len(ks)
+        if progress is not None:
+            progress("forecasting", 0.8 + 0.2 * done / len(chosen))
+    return out
+
+
+def _reconcile(
+    predictions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], summing: Any, tags: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """MinTrace with structural weights (needs no residual covariance, so it works on short
+    histories), intervals by the normal approximation."""
+    import pandas as pd
+    from hierarchicalforecast.core import HierarchicalReconciliation
+    from hierarchicalforecast.methods import MinTrace
+
+    rows = []
+    for uid in summing["unique_id"]:
+        mean, lo, hi = predictions[uid]
+        rows.append(
+            pd.DataFrame(
+                {"unique_id": uid, "ds": np.arange(len(mean)), "f": mean, f"f-lo-{LEVEL}": lo, f"f-hi-{LEVEL}": hi}
+            )
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rec = HierarchicalReconciliation([MinTrace(method="wls_struct")]).reconcile(
+            Y_hat_df=pd.concat(rows, ignore_index=True), tags=tags, S_df=summing, level=[LEVEL]
+        )
+    col = next(c for c in rec.columns if c.startswith("f/") and "-lo-" not in c and "-hi-" not in c)
+    out = {}
+    for key, group in rec.groupby("unique_id", sort=False):
+        g = group.sort_values("ds")
+        out[str(key)] = (
+            g[col].to_numpy(float),
+            g[f"{col}-lo-{LEVEL}"].to_numpy(float),
+            g[f"{col}-hi-{LEVEL}"].to_numpy(float),
+        )
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return round(float(np.mean(finite)), 4) if finite else None
+
+
+def _report(
+    panel: Panel,
+    keys: list[str],
+    names: list[str],
+    chosen: dict[str, str],
+    picks: dict[str, list[int]],
+    scores: dict[str, dict[str, np.ndarray]],
+    predictions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    lengths: dict[str, int],
+    history: int,
+) -> dict[str, Any]:
+    naive = names.index("SeasonalNaive")
+    series = []
+    all_mase: list[float] = []
+    all_naive: list[float] = []
+    inside: list[float] = []
+    chosen_count: dict[str, int] = {}
+    for k in keys:
+        chosen_count[chosen[k]] = chosen_count.get(chosen[k], 0) + 1
+        y = panel.values[k]
+        nonneg = bool(np.all(y >= 0))
+        mean, lo, hi = predictions[k]
+        if nonneg:
+            mean, lo, hi = np.maximum(mean, 0), np.maximum(lo, 0), np.maximum(hi, 0)
+        last = panel.starts[k] + len(y) - 1
+        entry: dict[str, Any] = {
+            "key": k,
+            "id": {c: _plain(v) for c, v in panel.ids[k].items()},
+            "level": "/".join(panel.ids[k]) or "Total",
+            "length": lengths[k],
+            "model": chosen[k],
+            "cv_windows": 0,
+            "mase": None,
+            "mase_seasonal_naive": None,
+            "coverage_80": None,
+            "forecast": [
+                {
+                    "date": panel.to_date(last + i + 1).isoformat(),
+                    "mean": round(float(mean[i]), 4),
+                    "lo_80": round(float(lo[i]), 4),
+                    "hi_80": round(float(hi[i]), 4),
+                }
+                for i in range(len(mean))
+            ],
+        }
+        if k in scores:
+            s = scores[k]
+            m = [float(s["mase"][w + 1, j]) for w, j in enumerate(picks[k])]
+            b = [float(s["mase"][w + 1, naive]) for w in range(len(picks[k]))]
+            c = [float(s["inside"][w + 1, j]) for w, j in enumerate(picks[k])]
+            entry.update(
+                {
+                    "cv_windows": int(s["mase"].shape[0]),
+                    "mase": _mean(m),
+                    "mase_seasonal_naive": _mean(b),
+                    "coverage_80": _mean(c),
+                }
+            )
+            if entry["mase"] is not None and entry["mase_seasonal_naive"] is not None:
+                all_mase.append(entry["mase"])
+                all_naive.append(entry["mase_seasonal_naive"])
+            inside.extend(v for v in c if math.isfinite(v))
+        if history:
+            first = max(panel.starts[k], last - history + 1)
+            entry["history"] = [
+                {"date": panel.to_date(p).isoformat(), "value": float(y[p - panel.starts[k]])}
+                for p in range(first, last + 1)
+            ]
+        series.append(entry)
+    mase, base = _mean(all_mase), _mean(all_naive)
+    return {
+        "mase": mase,
+        "mase_seasonal_naive": base,
+        "mase_ratio": round(mase / base, 4) if mase is not None and base else None,
+        "coverage_80": _mean(inside),
+        "models_chosen": dict(sorted(chosen_count.items(), key=lambda kv: -kv[1])),
+        "series": series,
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)

@@ -1,0 +1,245 @@
+"""What-if scenarios on a stream's simulation: drivers, a tornado over them, and playbooks checked
+against a saved forecast.
+
+A scenario file (YAML)::
+
+    name: demand up, two more people on Start Work
+    replications: 5
+    drivers:
+      demand: 1.2                      # arrivals x 1.2
+      staff: {Start Work: "+2"}        # a number replaces the pool; "+2" / "-1" change it
+      handling: {Classify Ticket: 0.5} # work x 0.5 ("*": every activity)
+      automation: {Route Ticket: 0.6}  # share of the step done by an automation
+    sensitivity:                       # optional: low and high per driver (default: each driver
+      demand: [0.8, 1.2]               # the scenario changes, and demand, at -/+20% or -/+1)
+    playbooks:
+      - name: add 2 people to Start Work if demand rises 10%
+        when: {forecast: tickets, growth_at_least: 1.1}   # forecast mean over the last actuals
+        then: {staff: {Start Work: "+2"}}
+
+Every run uses common random numbers (the same seeds) so differences between runs are the
+drivers', not the dice's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conveyor.planning.simulate import KPIS, Drivers, SimModel, run_replications, summarise
+from conveyor.planning.staffing import PlanningError
+
+__all__ = ["parse_scenario", "run_scenario"]
+
+Progress = Callable[[str, float], None]
+FIELDS = ("demand", "staff", "handling", "automation")
+
+
+def parse_scenario(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PlanningError(f"{path}: no such scenario file", hint="see the README's scenario section for its shape")
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PlanningError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(spec, dict):
+        raise PlanningError(f"{path}: expected a mapping with drivers:", hint="drivers: {demand: 1.2}")
+    unknown = set(spec) - {"name", "replications", "drivers", "sensitivity", "playbooks"}
+    if unknown:
+        raise PlanningError(
+            f"{path}: unknown key {sorted(unknown)[0]!r}",
+            hint="keys: name, replications, drivers, sensitivity, playbooks",
+        )
+    spec["drivers"] = _drivers(spec.get("drivers") or {}, f"{path}: drivers")
+    for i, p in enumerate(spec.get("playbooks") or []):
+        where = f"{path}: playbooks[{i}]"
+        if not isinstance(p, dict) or "when" not in p or "then" not in p:
+            raise PlanningError(
+                f"{where}: needs name, when and then", hint="when: {forecast: NAME, growth_at_least: 1.2}"
+            )
+        when = p["when"]
+        if not isinstance(when, dict) or "forecast" not in when or "growth_at_least" not in when:
+            raise PlanningError(
+                f"{where}.when: needs forecast and growth_at_least", hint="{forecast: tickets, growth_at_least: 1.2}"
+            )
+        p["then"] = _drivers(p["then"], f"{where}.then")
+    return spec
+
+
+def _drivers(raw: Any, where: str) -> Drivers:
+    if not isinstance(raw, dict):
+        raise PlanningError(f"{where}: expected a mapping", hint="{demand: 1.2, staff: {Start Work: '+2'}}")
+    unknown = set(raw) - set(FIELDS)
+    if unknown:
+        raise PlanningError(f"{where}: unknown driver {sorted(unknown)[0]!r}", hint=f"drivers: {', '.join(FIELDS)}")
+    for k in ("staff", "handling", "automation"):
+        if not isinstance(raw.get(k, {}), dict):
+            raise PlanningError(f"{where}.{k}: expected activity: value pairs", hint=f"{k}: {{Start Work: 1}}")
+    try:
+        return Drivers(
+            demand=float(raw.get("demand", 1.0)),
+            staff=dict(raw.get("staff") or {}),
+            handling={k: float(v) for k, v in (raw.get("handling") or {}).items()},
+            automation={k: float(v) for k, v in (raw.get("automation") or {}).items()},
+        )
+    except (TypeError, ValueError) as exc:
+        raise PlanningError(f"{where}: {exc}", hint="numbers, e.g. demand: 1.2, handling: {Start Work: 0.8}") from None
+
+
+def _sensitivity(spec: dict[str, Any], drivers: Drivers) -> list[tuple[str, Drivers, Drivers]]:
+    """(label, low, high) per driver: from ``sensitivity`` or around the scenario's own drivers."""
+    out = []
+    given = spec.get("sensitivity") or {}
+    if given:
+        for key, pair in given.items():
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise PlanningError(f"sensitivity: {key}: expected [low, high]", hint="demand: [0.8, 1.2]")
+            out.append((key, _one(key, pair[0]), _one(key, pair[1])))
+        return out
+    out.append(("demand", Drivers(demand=0.8), Drivers(demand=1.2)))
+    for name in drivers.staff:
+        out.append((f"staff:{name}", Drivers(staff={name: "-1"}), Drivers(staff={name: "+1"})))
+    for name in drivers.handling:
+        out.append((f"handling:{name}", Drivers(handling={name: 0.8}), Drivers(handling={name: 1.2})))
+    for name in drivers.automation:
+        out.append(
+            (
+                f"automation:{name}",
+                Drivers(automation={name: 0.0}),
+                Drivers(automation={name: min(1.0, 2 * drivers.automation[name])}),
+            )
+        )
+    return out
+
+
+def _one(key: str, value: Any) -> Drivers:
+    kind, _, name = key.partition(":")
+    if kind == "demand":
+        return Drivers(demand=float(value))
+    if kind in ("staff", "handling", "automation") and name:
+        return _drivers({kind: {name: value}}, f"sensitivity: {key}")
+    raise PlanningError(
+        f"sensitivity: {key!r} is not a driver", hint="demand, staff:ACTIVITY, handling:ACTIVITY, automation:ACTIVITY"
+    )
+
+
+def _growth(saved: dict[str, Any], series: str | None) -> tuple[float, str]:
+    """The forecast's mean per period over its horizon against the mean of the same number of
+    last actuals (summed over the series, or of one ``series``)."""
+    rows = saved["series"]
+    if series is not None:
+        rows = [s for s in rows if s["key"] == series]
+        if not rows:
+            raise PlanningError(f"forecast {saved.get('name')!r} has no series {series!r}")
+    h = len(rows[0]["forecast"])
+    if any(len(s.get("history") or []) < h for s in rows):
+        raise PlanningError(
+            f"forecast {saved.get('name')!r} was saved without history", hint="save it again with --save"
+        )
+    future = sum(p["mean"] for s in rows for p in s["forecast"]) / h
+    recent = sum(p["value"] for s in rows for p in s["history"][-h:]) / h
+    growth = future / recent if recent > 0 else float("inf")
+    return growth, f"forecast {future:,.1f} per period over the next {h} vs {recent:,.1f} over the last {h}"
+
+
+def run_scenario(
+    model: SimModel,
+    spec: dict[str, Any],
+    *,
+    replications: int | None = None,
+    forecasts: Callable[[str], dict[str, Any]] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """As-is vs the scenario (means and 95% intervals over replications), the tornado, and each
+    playbook's trigger against its forecast and its effect when triggered."""
+    reps = int(replications or spec.get("replications") or 5)
+    drivers: Drivers = spec["drivers"]
+    drivers.check(model)
+    sens = _sensitivity(spec, drivers)
+    playbooks = spec.get("playbooks") or []
+    steps = 2 + 2 * len(sens) + 2 * len(playbooks)
+    done = [0]
+
+    def run(d: Drivers, label: str) -> list[dict[str, float]]:
+        out = run_replications(model, replications=reps, drivers=d, seed=1)
+        done[0] += 1
+        if progress is not None:
+            progress(label, done[0] / steps)
+        return out
+
+    as_is, as_is_iv = summarise(run(Drivers(), "simulating the as-is"))
+    scen, scen_iv = summarise(run(drivers, "simulating the scenario"))
+    tornado: list[dict[str, Any]] = []
+    for label, low, high in sens:
+        lo, _ = summarise(run(low, f"sensitivity: {label}"))
+        hi, _ = summarise(run(high, f"sensitivity: {label}"))
+        tornado.append(
+            {
+                "driver": label,
+                "low": low.as_dict(),
+                "high": high.as_dict(),
+                "cycle_time_median": [lo["cycle_time_median"], hi["cycle_time_median"]],
+                "throughput_per_week": [lo["throughput_per_week"], hi["throughput_per_week"]],
+                "swing": round(abs(hi["cycle_time_median"] - lo["cycle_time_median"]), 3),
+            }
+        )
+    tornado.sort(key=lambda t: -float(t["swing"]))
+    books = [_playbook(model, p, run, forecasts) for p in playbooks]
+    return {
+        "stream": model.stream,
+        "name": spec.get("name"),
+        "replications": reps,
+        "drivers": drivers.as_dict(),
+        "as_is": {k: as_is[k] for k in as_is},
+        "scenario": {k: scen[k] for k in scen},
+        "intervals": {"as_is": {k: as_is_iv[k] for k in KPIS}, "scenario": {k: scen_iv[k] for k in KPIS}},
+        "change": {k: round(scen[k] / as_is[k] - 1, 4) if as_is[k] else None for k in KPIS},
+        "tornado": tornado,
+        "playbooks": books,
+    }
+
+
+def _playbook(
+    model: SimModel,
+    p: dict[str, Any],
+    run: Callable[[Drivers, str], list[dict[str, float]]],
+    forecasts: Callable[[str], dict[str, Any]] | None,
+) -> dict[str, Any]:
+    when = p["when"]
+    if forecasts is None:
+        raise PlanningError("playbooks need the workspace's saved forecasts")
+    growth, why = _growth(forecasts(str(when["forecast"])), when.get("series"))
+    triggered = growth >= float(when["growth_at_least"])
+    action: Drivers = p["then"]
+    action.check(model)
+    entry: dict[str, Any] = {
+        "name": p.get("name"),
+        "forecast": when["forecast"],
+        "growth": round(growth, 4),
+        "threshold": float(when["growth_at_least"]),
+        "triggered": triggered,
+        "why": why,
+        "action": action.as_dict(),
+    }
+    # at the forecast's demand: without the action, then with it
+    demand = growth if growth != float("inf") else 1.0
+    without, _ = summarise(run(Drivers(demand=demand), f"playbook: {p.get('name')}"))
+    with_action, _ = summarise(
+        run(
+            Drivers(
+                demand=demand * action.demand,
+                staff=action.staff,
+                handling=action.handling,
+                automation=action.automation,
+            ),
+            f"playbook: {p.get('name')}",
+        )
+    )
+    entry["at_forecast"] = {
+        "without": {k: without[k] for k in KPIS},
+        "with_action": {k: with_action[k] for k in KPIS},
+    }
+    return entry
