@@ -104,6 +104,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "scenario": ("POST", "/streams/{stream}/scenario", "viewer"),
     "forecasts": ("GET", "/forecasts", "viewer"),
     "saved_forecast": ("GET", "/forecasts/{name}", "viewer"),
+    "planning": ("GET", "/planning", "viewer"),
 }
 
 
@@ -500,13 +501,16 @@ def staffing_plan(
     growth: float = 1.0,
     filters: Filters | None = None,
     forecast: str | None = None,
+    answer_activity: str | None = None,
+    save: str | None = None,
 ) -> dict[str, Any]:
     """Agents per hour of the week from the stream's own arrivals (scaled to a saved forecast of
-    them when ``forecast`` names one) and work per case."""
+    them when ``forecast`` names one) and work per case; with ``answer_activity``, what the log
+    shows each segment achieved (share answered within the target, people seen)."""
     from conveyor.metrics import load_metrics
     from conveyor.planning import staffing_plan as run
 
-    return run(
+    plan = run(
         ws.engine,
         stream,
         metrics=load_metrics(ws.root, stream),
@@ -519,7 +523,14 @@ def staffing_plan(
         growth=growth,
         filters=filters,
         forecast=load_forecast(ws.root, forecast) if forecast else None,
+        answer_activity=answer_activity,
     )
+    if save:
+        from conveyor.planning.saved import save as keep
+
+        plan["name"] = save
+        keep(ws.root, "plan", save, plan)
+    return plan
 
 
 def inventory(
@@ -631,52 +642,35 @@ def forecast(
         progress=progress,
     )
     if save:
+        from conveyor.planning.saved import save as keep
+
         result["name"] = save
-        save_forecast(ws.root, save, result)
+        keep(ws.root, "forecast", save, result)
     return result
 
 
-def _forecast_path(root: Path, name: str) -> Path:
-    from conveyor.planning import PlanningError
-
-    if not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise PlanningError(f"--save: {name!r} is not a name", hint="letters, digits, - and _")
-    return root / "forecasts" / f"{name}.json"
-
-
-def save_forecast(root: Path, name: str, result: dict[str, Any]) -> None:
-    import json
-
-    path = _forecast_path(root, name)
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, default=str), encoding="utf-8")
-    tmp.replace(path)
-
-
 def load_forecast(root: Path, name: str) -> dict[str, Any]:
-    import json
+    from conveyor.planning.saved import load
 
-    from conveyor.planning import PlanningError
-
-    path = _forecast_path(root, name)
-    if not path.is_file():
-        known = sorted(p.stem for p in (root / "forecasts").glob("*.json"))
-        raise PlanningError(
-            f"no saved forecast {name!r}",
-            hint=f"saved: {', '.join(known) or 'none'}; conveyor forecast ... --save NAME",
-        )
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    return load(root, "forecast", name)
 
 
 def forecasts(ws: Workspace) -> list[dict[str, Any]]:
     """The saved forecasts with their accuracy (not their series)."""
+    from conveyor.planning.saved import names
+
     out = []
-    for path in sorted((ws.root / "forecasts").glob("*.json")):
-        data = load_forecast(ws.root, path.stem)
-        out.append({k: v for k, v in data.items() if k != "series"} | {"name": path.stem})
+    for name in names(ws.root, "forecast"):
+        data = load_forecast(ws.root, name)
+        out.append({k: v for k, v in data.items() if k != "series"} | {"name": name})
     return out
+
+
+def planning(ws: Workspace) -> dict[str, Any]:
+    """The saved forecasts, staffing plans and scenarios, as the planning page shows them."""
+    from conveyor.planning.saved import overview
+
+    return overview(ws.root)
 
 
 def saved_forecast(ws: Workspace, name: str) -> dict[str, Any]:
@@ -721,6 +715,7 @@ def scenario(
     file: str,
     replications: int | None = None,
     filters: Filters | None = None,
+    save: str | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
     """A what-if scenario file run on the stream's simulation (`conveyor scenario`)."""
@@ -730,6 +725,11 @@ def scenario(
 
     spec = parse_scenario(Path(file))
     model = calibrate(ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters)
-    return run_scenario(
+    result = run_scenario(
         model, spec, replications=replications, forecasts=lambda name: load_forecast(ws.root, name), progress=progress
     )
+    if save:
+        from conveyor.planning.saved import save as keep
+
+        keep(ws.root, "scenario", save, result)
+    return result

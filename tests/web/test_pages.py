@@ -93,6 +93,7 @@ def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -
         "docs": "/docs",
         "automations": "/automations",
         "automation": "/automations/ticket-triage",
+        "planning": "/planning",
     }
     for name, path in pages.items():
         page.goto(server.url + path)
@@ -104,6 +105,12 @@ def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -
     page.goto(server.url + "/streams/order-to-cash")
     assert page.locator(".kpi .js-plotly-plot").count() >= 5  # the trend charts were drawn
     assert page.locator("#map svg g.node").count() >= 10  # the Graphviz map is inline
+    # the demo's saved planning: two forecasts with charts, the queues' plan (Billing flagged), a scenario
+    page.goto(server.url + "/planning")
+    assert page.locator(".planning-forecast").count() == 2
+    assert page.locator(".planning-forecast .js-plotly-plot").count() >= 4
+    assert page.locator('tr.flag[data-segment="Billing"]').count() == 1
+    assert page.locator(".planning-scenario .js-plotly-plot").count() == 1  # the tornado
 
 
 def test_a_filter_changes_the_numbers(browser: Any, server: Server) -> None:
@@ -171,5 +178,7 @@ def test_the_report_opens_from_a_file_with_no_network(browser: Any, server: Serv
     text = page.inner_text("body")
     assert "Maturity" in text
     assert "Top automation opportunities" in text
+    assert page.locator("#planning .planning-forecast").count() == 2
+    assert page.locator("#planning .js-plotly-plot").count() >= 6
     _shot(page, "report")
     watch.check()

@@ -53,6 +53,13 @@ def staffing(
             help="With a stream: scale its arrivals to a saved forecast of them (conveyor forecast STREAM --save NAME)."
         ),
     ] = None,
+    answer_activity: Annotated[
+        str | None,
+        typer.Option(help="With a stream: the activity that answers a case; shows the service each segment got."),
+    ] = None,
+    save: Annotated[
+        str | None, typer.Option(help="With a stream: keep the plan in the workspace (planning page, review).")
+    ] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
     filters: Any = None,
@@ -89,7 +96,16 @@ def staffing(
         )
         return
     plan = call_service(
-        workspace, "staffing_plan", stream, by=by, growth=growth, filters=filters, forecast=forecast, **common
+        workspace,
+        "staffing_plan",
+        stream,
+        by=by,
+        growth=growth,
+        filters=filters,
+        forecast=forecast,
+        answer_activity=answer_activity,
+        save=save,
+        **common,
     )
     if json:
         print_json(plan)
@@ -103,6 +119,7 @@ def staffing(
         "workload h/week",
         "agent-hours/week",
         "peak",
+        *(["people seen/week", "answered in target"] if answer_activity else []),
         title=f"{stream}: staffing plan",
     )
     for s in plan["segments"]:
@@ -114,12 +131,23 @@ def staffing(
             f"{s['workload_hours_per_week']:,.1f}",
             f"{s['agent_hours_per_week']:,}",
             f"{p['agents']} ({p['day']} {p['hour']:02d}:00)",
+            *(_observed(s) if answer_activity else []),
         )
     console.print(table)
     console.print(
         f"[dim]{plan['settings']['model']}: {service_level:.0%} within {answer_seconds:g} s per hour of the week, "
         f"from {plan['weeks']:g} weeks of data; --json has every hour[/]"
     )
+
+
+def _observed(segment: dict[str, Any]) -> list[str]:
+    obs = segment.get("observed") or {}
+    share = obs.get("answered_within_target")
+    text = f"{share:.0%}" if share is not None else "-"
+    return [
+        f"{obs['people_per_week']:g}" if "people_per_week" in obs else "-",
+        f"[bold red]{text} (misses)[/]" if segment.get("misses_target") else text,
+    ]
 
 
 @app.command()
@@ -369,6 +397,7 @@ def scenario(
     stream: Annotated[str, typer.Argument(help="The stream to simulate.")],
     file: Annotated[str, typer.Option("--file", help="The scenario YAML (drivers, sensitivity, playbooks).")],
     replications: Annotated[int | None, typer.Option(help="Replications per run (default: the file's, or 5).")] = None,
+    save: Annotated[str | None, typer.Option(help="Keep the result in the workspace (planning page, review).")] = None,
     quiet: QuietOpt = False,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
@@ -387,6 +416,7 @@ def scenario(
             file=str(Path(file).resolve()),
             replications=replications,
             filters=filters,
+            save=save,
             progress=progress,
         )
     if json:

@@ -81,6 +81,7 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
         console.print(
             f"    conveyor automation monitor {t['automation']} -w {ws} · conveyor queue -w {ws} · conveyor audit verify -w {ws}"
         )
+    _render_planning(console, summary.get("planning") or {}, ws)
     review = summary["review"]
     console.print(
         f"\n[bold]the operating review[/] ({review['seconds']} s): open [bold]{Path(review['html']).as_uri()}[/] "
@@ -91,3 +92,29 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
         f"next: [bold]conveyor kpis order-to-cash -w {ws}[/], [bold]conveyor opportunities ticket-to-resolution -w {ws}[/], "
         f"[bold]conveyor bottlenecks ticket-to-resolution --where queue=Billing -w {ws}[/]"
     )
+
+
+def _render_planning(console: Any, pl: dict[str, Any], ws: Any) -> None:
+    """The demo's planning: forecasts' scores, queues missing their target, the scenario."""
+    if not pl:
+        return
+    console.print("\n[bold]planning[/]:")
+    for name, f in pl["forecasts"].items():
+        score = (
+            f"MASE {f['mase']:.2f} vs seasonal naive {f['mase_seasonal_naive']:.2f}, 80% intervals cover {pct(f['coverage_80'])}"
+            if f["mase_ratio"] is not None
+            else "not scored"
+        )
+        console.print(f"    forecast {name}: {f['series_count']} series, {f['horizon']} {f['period']}s ahead; {score}")
+    if pl["misses_target"]:
+        console.print(
+            f"    support queues missing their service level in the log: [bold]{', '.join(pl['misses_target'])}[/] "
+            "(staffing plan 'support-queues')"
+        )
+    sc = pl["scenario"]
+    console.print(
+        f"    scenario ticket-surge: median cycle time {sc['change']['cycle_time_median']:+.1%}, "
+        f"cases/week {sc['change']['throughput_per_week']:+.1%}; "
+        + "; ".join(f"playbook '{n}': {'triggered' if t else 'not triggered'}" for n, t in sc["playbooks"])
+    )
+    console.print(f"    the planning page: /planning on conveyor serve -w {ws}")

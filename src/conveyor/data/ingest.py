@@ -131,9 +131,11 @@ def _timestamp_expr(
     types = dict(store.columns(staged.table))
     col = quote(column)
     kind = staged.declared_types.get(column, types[column]).upper()
+    source = types[column].upper()
+    if source.startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")):
+        # Nanosecond time-zone-aware values (pandas 2 frames) cast only to TIMESTAMPTZ, not via TIMESTAMP.
+        return (col, None) if source.startswith("TIMESTAMP WITH TIME ZONE") else (f"CAST({col} AS TIMESTAMPTZ)", None)
     if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
-        if types[column].upper().startswith("TIMESTAMP WITH TIME ZONE"):
-            return col, None
         return f"TRY_CAST({col} AS TIMESTAMPTZ)", "ISO 8601"
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"CAST(CAST({col} AS TIMESTAMP) AS TIMESTAMPTZ)", None

@@ -171,6 +171,9 @@ def run_demo(
         for name, text in DEMO_METRICS.items():
             (root / "metrics" / f"{name}.yaml").write_text(text, encoding="utf-8")
         triage = run_triage(ws, seed=seed)
+        from conveyor.demo.planning import run_planning
+
+        planning = run_planning(ws, progress)
         streams = [s.as_dict() for s in ws.store.streams()]
         if progress is not None:
             progress("analysing", 0.95)
@@ -188,6 +191,7 @@ def run_demo(
         "planted": PLANTED,
         "analyses": analyses,
         "automation": triage,
+        "planning": planning,
         "review": review,
     }
 

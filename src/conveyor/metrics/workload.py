@@ -15,7 +15,7 @@ from conveyor.metrics.definitions import StreamMetrics
 from conveyor.metrics.kpis import SPAN, _service_seconds, stream_info
 from conveyor.mining.filters import Filters, scope_for
 
-__all__ = ["daily_arrivals", "workload"]
+__all__ = ["answered", "daily_arrivals", "workload"]
 
 PATTERN = Query(
     "workload.pattern",
@@ -29,6 +29,63 @@ DAILY = Query(
     """WITH {scope}, {values}
     SELECT seg AS segment, CAST(anchor AS DATE) AS day, count(*) AS arrivals FROM cv GROUP BY ALL ORDER BY ALL""",
 )
+
+SHARE = Query(
+    "workload.share",
+    """WITH {scope}, {values}
+    SELECT seg AS segment, count(*) AS cases, avg(v) AS mean_v, median(v) AS median_v FROM cv GROUP BY seg""",
+)
+PEOPLE = Query(
+    "workload.people",
+    """WITH {scope}, {values}
+    SELECT seg AS segment, count(DISTINCT v) AS people, count(DISTINCT date_trunc('week', anchor)) AS weeks,
+           count(DISTINCT CAST(date_trunc('week', anchor) AS VARCHAR) || '|' || CAST(v AS VARCHAR)) AS person_weeks
+    FROM cv GROUP BY seg""",
+)
+
+
+def answered(
+    engine: Engine,
+    stream: str,
+    *,
+    activity: str,
+    answer_seconds: float,
+    by: str | None = None,
+    filters: Filters | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per segment, what the log shows of the service the queue gives: the share of cases whose
+    first ``activity`` (its start where the log has starts) came within ``answer_seconds`` of the
+    case's arrival, the median wait for it, and the people seen doing it (in all, and in an
+    average week they worked)."""
+    info = stream_info(engine, stream)
+    code = info.activity(activity, "--answer-activity")
+    if by is not None:
+        info.attribute(by, "--by")
+    scope = scope_for(engine, stream, filters)
+    seg = f"CAST(c.{quote(by)} AS VARCHAR)" if by else "'all'"
+    join = f"JOIN {scope.s}.cases c USING (case_idx)" if by else ""
+    first = (
+        f"a AS (SELECT case_idx, min(coalesce(start_ts, ts)) AS t FROM fe WHERE activity = {code} GROUP BY case_idx)"
+    )
+    wait = "epoch(a.t) - epoch(fc.first_ts)"
+    out: dict[str, dict[str, Any]] = {}
+    for column, v in (
+        ("answered_within_target", f"CASE WHEN {wait} <= {float(answer_seconds)} THEN 1.0 ELSE 0.0 END"),
+        ("median_wait_seconds", wait),
+    ):
+        values = f"{first}, cv AS (SELECT fc.first_ts AS anchor, {v} AS v, {seg} AS seg FROM fc {join} JOIN a USING (case_idx))"
+        for r in engine.run(SHARE, params=scope.params, **scope.parts(values=values)):
+            entry = out.setdefault(str(r["segment"]), {"answer_activity": activity, "cases_answered": int(r["cases"])})
+            entry[column] = round(float(r["mean_v"] if column == "answered_within_target" else r["median_v"]), 4)
+    values = (
+        f"cv AS (SELECT coalesce(fe.start_ts, fe.ts) AS anchor, fe.resource AS v, {seg} AS seg FROM fe {join} "
+        f"WHERE fe.activity = {code} AND fe.resource IS NOT NULL)"
+    )
+    for r in engine.run(PEOPLE, params=scope.params, **scope.parts(values=values)):
+        entry = out.setdefault(str(r["segment"]), {"answer_activity": activity})
+        entry["people_seen"] = int(r["people"])
+        entry["people_per_week"] = round(r["person_weeks"] / max(r["weeks"], 1), 2)
+    return out
 
 
 def daily_arrivals(

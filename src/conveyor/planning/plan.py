@@ -8,7 +8,7 @@ from typing import Any
 
 from conveyor.data.engine import Engine
 from conveyor.metrics.definitions import StreamMetrics
-from conveyor.metrics.workload import workload
+from conveyor.metrics.workload import answered, workload
 from conveyor.mining.filters import Filters
 from conveyor.planning.staffing import PlanningError, staff
 
@@ -31,6 +31,7 @@ def staffing_plan(
     growth: float = 1.0,
     filters: Filters | None = None,
     forecast: dict[str, Any] | None = None,
+    answer_activity: str | None = None,
 ) -> dict[str, Any]:
     """Per segment: agents needed in each hour of the week (arrivals scaled by ``growth``), the
     peak, and the agent-hours a week; ``{"stream", "weeks", "settings", "segments": [...]}``.
@@ -40,6 +41,11 @@ def staffing_plan(
         raise PlanningError(f"--growth: {growth:g} must be above 0 (1.2 means 20% more cases)", field="growth")
     load = workload(engine, stream, metrics=metrics, by=by, filters=filters)
     factors = _forecast_growth(forecast, stream, by, load) if forecast is not None else {}
+    seen = (
+        answered(engine, stream, activity=answer_activity, answer_seconds=answer_seconds, by=by, filters=filters)
+        if answer_activity
+        else {}
+    )
     segments = []
     for name, seg in sorted(load["segments"].items()):
         handle = seg["work_seconds"]
@@ -96,6 +102,11 @@ def staffing_plan(
                 "hours": hours,
             }
         )
+        if name in seen:
+            obs = seen[name]
+            segments[-1]["observed"] = obs
+            # what the log shows the queue achieved against the target the plan staffs for
+            segments[-1]["misses_target"] = bool(obs.get("answered_within_target", 1.0) < service_level)
     return {
         "stream": stream,
         "by": by,
@@ -108,6 +119,7 @@ def staffing_plan(
             "patience_seconds": patience_seconds,
             "growth": growth,
             "forecast": forecast.get("name") if forecast is not None else None,
+            "answer_activity": answer_activity,
             "model": "erlang_c" if patience_seconds is None else "erlang_a",
         },
         "segments": segments,

@@ -7,8 +7,9 @@ What the model takes from the log:
   started per hour of the week, averaged over its calendar weeks);
 - **routing**: each simulated case follows the activity sequence of a case drawn from the log
   (variants in proportion to their frequency, loops and rework included);
-- **times**: the time from one step to the next is drawn from the log's times of that same
-  transition (previous activity -> activity), not independently: a case that is quick (or slow)
+- **times**: the time from one step to the next is drawn from the log's times of that step on
+  the same route where the route is common (20 cases or more), else of the same transition
+  (previous activity -> activity); not independently: a case that is quick (or slow)
   at one step tends to be so at the next, so each case draws one "pace" and each step's time is
   the quantile it sets in that transition's distribution (a one-factor Gaussian copula whose
   correlation is measured between consecutive steps' normal scores in the log);
@@ -50,6 +51,7 @@ WEEK = 168 * HOUR
 #: the most cases a calibration reads (a uniform sample beyond) and a replication simulates
 MAX_CASES = 20_000
 SAMPLES_PER_TRANSITION = 4_000
+ROUTE_MIN = 20
 KPIS = ("cycle_time_median", "cycle_time_p90", "cycle_time_mean", "throughput_per_week")
 
 CASES = Query(
@@ -90,6 +92,7 @@ class SimModel:
     weeks: float
     traces: list[tuple[int, ...]]
     delays: dict[tuple[int, int], np.ndarray]  # (previous, activity) -> sorted seconds
+    by_route: dict[tuple[tuple[int, ...], int], np.ndarray]  # (route, step) -> sorted seconds
     pace: float  # correlation of consecutive steps' normal scores (the copula's)
     work: dict[int, float | np.ndarray]  # activity -> mean seconds, or measured samples
     capacity: dict[int, int]  # activity -> people (absent: no one's time)
@@ -158,6 +161,7 @@ def calibrate(engine: Engine, stream: str, *, metrics: StreamMetrics, filters: F
             if res[i] is None or res[i] not in free:
                 staffed[a] = staffed.get(a, 0) + 1
     pace = _pace(traces, delays)
+    by_route = _route_delays(traces, rows, index)
     rng = np.random.default_rng(11)
     sampled = {
         k: np.sort(
@@ -188,6 +192,7 @@ def calibrate(engine: Engine, stream: str, *, metrics: StreamMetrics, filters: F
         traces=traces,
         delays=sampled,
         pace=pace,
+        by_route=by_route,
         work=work,
         capacity=capacity,
         calendar=calendar,
@@ -195,6 +200,24 @@ def calibrate(engine: Engine, stream: str, *, metrics: StreamMetrics, filters: F
         measured_work=measured,
         notes=notes,
     )
+
+
+def _route_delays(
+    traces: list[tuple[int, ...]], rows: list[dict[str, Any]], index: dict[int, int]
+) -> dict[tuple[tuple[int, ...], int], np.ndarray]:
+    """Step times per route where a route has at least ``ROUTE_MIN`` cases: a short route's steps
+    are not timed like the same transitions on a long one (a quick fix vs a case that loops)."""
+    counts: dict[tuple[int, ...], int] = {}
+    for t in traces:
+        counts[t] = counts.get(t, 0) + 1
+    out: dict[tuple[tuple[int, ...], int], list[float]] = {}
+    for t, r in zip(traces, rows, strict=True):
+        if counts[t] < ROUTE_MIN:
+            continue
+        ts = r["ts"]
+        for i in range(1, len(t)):
+            out.setdefault((t, i), []).append(max(0.0, float(ts[i] - ts[i - 1])))
+    return {k: np.sort(np.asarray(v)) for k, v in out.items()}
 
 
 def _pace(traces: list[tuple[int, ...]], delays: dict[tuple[int, int], list[float]]) -> float:
@@ -301,7 +324,8 @@ def _pools(
 class Drivers:
     """What a scenario changes: arrivals x ``demand``; per activity, people (``staff``: a number
     replaces the pool, ``"+2"``/``"-1"`` changes it), work x ``handling``, and the ``automation``
-    share of a step done with no one's time and no wait for a pool."""
+    share of a step: those steps happen at once, taking no one's work and none of the time the
+    log shows before them (an upper bound where part of that time is outside parties')."""
 
     demand: float = 1.0
     staff: dict[str, int | str] = field(default_factory=dict)
@@ -413,14 +437,15 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
         for i, a in enumerate(trace):
             step = 0.0
             if i:
-                samples = model.delays.get((trace[i - 1], a))
+                samples = model.by_route.get((trace, i))
+                if samples is None:
+                    samples = model.delays.get((trace[i - 1], a))
                 if samples is not None and len(samples):
                     u = 0.5 * (1 + math.erf((shared * pace + own * rng.standard_normal()) / math.sqrt(2)))
                     step = float(samples[min(int(u * len(samples)), len(samples) - 1)])
-            work = work_time(a, step)
             if a in automated and rng.random() < automated[a]:
-                yield env.timeout(max(step - work, 0.0))
-                continue
+                continue  # done by the automation at once: no one's work, no wait for a person
+            work = work_time(a, step)
             yield env.timeout(max(step - work, 0.0))
             pool = pools.get(a)
             if pool is None or work <= 0:

@@ -223,6 +223,9 @@ def build_review(
             }
         )
     automations = automation_reviews(ws, chosen)
+    from conveyor.planning.saved import overview
+
+    planning = overview(ws.root)
     if progress is not None:
         progress("writing the review", 0.95)
     return {
@@ -231,6 +234,7 @@ def build_review(
         "streams": summary,
         "sections": sections,
         "automations": automations,
+        "planning": planning if any(planning.values()) else None,
         "maturity": maturity(ws, [s for s in infos if s["name"] in chosen], sections, automations),
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -15,7 +15,16 @@ from typing import Any
 from conveyor.errors import ConveyorError
 from conveyor.metrics.units import human, pct, show
 
-__all__ = ["ReportError", "automation_figures", "chart_json", "environment", "plotly_js", "render_html", "write_pdf"]
+__all__ = [
+    "ReportError",
+    "automation_figures",
+    "chart_json",
+    "environment",
+    "planning_figures",
+    "plotly_js",
+    "render_html",
+    "write_pdf",
+]
 
 STATUS_LABEL = {
     "on_track": "on track",
@@ -131,6 +140,126 @@ def automation_figures(m: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"volume": volume, "accuracy": accuracy}
 
 
+def _forecast_figure(series: dict[str, Any], period: str) -> dict[str, Any]:
+    hist = series.get("history") or []
+    fc = series["forecast"]
+    xs = [p["date"] for p in fc]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "actual",
+            "x": [h["date"] for h in hist],
+            "y": [h["value"] for h in hist],
+            "line": {"color": "#1f4e79"},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "80% low",
+            "x": xs,
+            "y": [p["lo_80"] for p in fc],
+            "line": {"width": 0},
+            "showlegend": False,
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "80% interval",
+            "x": xs,
+            "y": [p["hi_80"] for p in fc],
+            "fill": "tonexty",
+            "fillcolor": "rgba(178,106,0,0.18)",
+            "line": {"width": 0},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "forecast",
+            "x": xs,
+            "y": [p["mean"] for p in fc],
+            "line": {"color": "#b26a00", "dash": "dot"},
+        },
+    ]
+    layout = {
+        "height": 220,
+        "margin": {"l": 48, "r": 8, "t": 8, "b": 28},
+        "legend": {"orientation": "h", "y": 1.18, "font": {"size": 10}},
+        "xaxis": {"type": "date", "tickfont": {"size": 9}},
+        "yaxis": {
+            "tickfont": {"size": 9},
+            "rangemode": "tozero",
+            "title": {"text": f"per {period}", "font": {"size": 9}},
+        },
+    }
+    return {"data": data, "layout": layout}
+
+
+def planning_figures(overview: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Charts for the planning page and review: each forecast series (actuals, forecast, 80%
+    band), each staffing plan (agents per hour of the week by segment), each scenario's tornado."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in overview["forecasts"]:
+        for i, series in enumerate(f["series"]):
+            out[f"fc-{f['name']}-{i}"] = _forecast_figure(series, f["period"])
+    for p in overview["plans"]:
+        segs = p["segments"]
+        labels = [f"{h['day']} {h['hour']:02d}" for h in segs[0]["hours"]] if segs else []
+        out[f"plan-{p['name']}"] = {
+            "data": [
+                {
+                    "type": "heatmap",
+                    "x": labels,
+                    "y": [s["segment"] for s in segs],
+                    "z": [[h["agents_with_shrinkage"] for h in s["hours"]] for s in segs],
+                    "colorscale": "YlOrBr",
+                    "colorbar": {"title": {"text": "agents"}, "thickness": 10},
+                }
+            ],
+            "layout": {
+                "height": 60 + 34 * len(segs),
+                "margin": {"l": 110, "r": 8, "t": 8, "b": 40},
+                "xaxis": {"tickfont": {"size": 9}, "nticks": 14},
+                "yaxis": {"tickfont": {"size": 10}},
+            },
+        }
+    for sc in overview["scenarios"]:
+        base = sc["as_is"]["cycle_time_median"] / 86400
+        rows = list(reversed(sc["tornado"]))
+        out[f"tornado-{sc['saved_as']}"] = {
+            "data": [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "low",
+                    "y": [t["driver"] for t in rows],
+                    "x": [t["cycle_time_median"][0] / 86400 - base for t in rows],
+                    "marker": {"color": "#2e7d32"},
+                },
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "high",
+                    "y": [t["driver"] for t in rows],
+                    "x": [t["cycle_time_median"][1] / 86400 - base for t in rows],
+                    "marker": {"color": "#c62828"},
+                },
+            ],
+            "layout": {
+                "barmode": "overlay",
+                "height": 80 + 30 * len(rows),
+                "margin": {"l": 160, "r": 8, "t": 8, "b": 34},
+                "xaxis": {
+                    "title": {"text": "median cycle time vs as-is (days)", "font": {"size": 10}},
+                    "zeroline": True,
+                },
+                "legend": {"orientation": "h", "y": 1.2},
+            },
+        }
+    return out
+
+
 @cache
 def environment() -> Any:
     """The Jinja2 environment for the report and the dashboard's pages (autoescaped)."""
@@ -151,7 +280,16 @@ def environment() -> Any:
 
 def render_html(review: dict[str, Any]) -> str:
     """The report's HTML (one file, everything inlined)."""
-    return str(environment().get_template("report.html.j2").render(r=review, plotly_js=plotly_js()))
+    figs = (
+        {k: json.dumps(v).replace("</", "<\\/") for k, v in planning_figures(review["planning"]).items()}
+        if review.get("planning")
+        else {}
+    )
+    return str(
+        environment()
+        .get_template("report.html.j2")
+        .render(r=review, plotly_js=plotly_js(), pl=review.get("planning"), figs=figs)
+    )
 
 
 def chromium() -> str:

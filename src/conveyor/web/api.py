@@ -293,6 +293,10 @@ def staffing_plan(
     patience_seconds: Annotated[float | None, Query(gt=0)] = None,
     growth: Annotated[float, Query(gt=0)] = 1.0,
     forecast: Annotated[str | None, Query(description="A saved forecast of this stream's arrivals.")] = None,
+    answer_activity: Annotated[
+        str | None, Query(description="The activity that answers a case: its observed service.")
+    ] = None,
+    save: Annotated[str | None, Query(description="Keep the plan in the workspace under this name.")] = None,
 ) -> Response:
     return _json(
         service.staffing_plan(
@@ -307,6 +311,8 @@ def staffing_plan(
             growth=growth,
             filters=filters,
             forecast=forecast,
+            answer_activity=answer_activity,
+            save=save,
         )
     )
 
@@ -385,6 +391,11 @@ def forecasts(_: Viewer, ws: WS) -> Response:
     return _json(service.forecasts(ws))
 
 
+@router.get("/planning", summary="Saved forecasts, staffing plans and scenarios (the planning page's data)")
+def planning(_: Viewer, ws: WS) -> Response:
+    return _json(service.planning(ws))
+
+
 @router.get("/forecasts/{name}", summary="One saved forecast: every series' history, forecast and interval")
 def saved_forecast(name: str, _: Viewer, ws: WS) -> Response:
     return _json(service.saved_forecast(ws, name))
@@ -415,6 +426,7 @@ def simulate(stream: str, body: SimulateRequest, request: Request, _: Viewer) ->
 class ScenarioRequest(BaseModel):
     file: str = Field(description="The scenario YAML, on the server's machine.")
     replications: int | None = Field(default=None, ge=1, le=100)
+    save: str | None = None
 
 
 @router.post(
@@ -428,7 +440,9 @@ def scenario(stream: str, body: ScenarioRequest, request: Request, _: Viewer) ->
     def work(progress: Any) -> Any:
         ws = root_ws.session()
         try:
-            return service.scenario(ws, stream, file=body.file, replications=body.replications, progress=progress)
+            return service.scenario(
+                ws, stream, file=body.file, replications=body.replications, save=body.save, progress=progress
+            )
         finally:
             ws.close()
 

@@ -1,5 +1,5 @@
 """Pages for governed automation: the review queue (reviewers) and the automations' monitoring
-(with the kill switch for admins). They call the service functions; their buttons call the API
+(with the kill switch for admins); and the planning page. They call the service functions; their buttons call the API
 with the session cookie."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from conveyor import service
 from conveyor.access import allows
-from conveyor.review.html import automation_figures
+from conveyor.review.html import automation_figures, planning_figures
 from conveyor.web.api import WS
 from conveyor.web.auth import Principal, require
 from conveyor.web.pages import _render, _stream_names
@@ -70,3 +70,10 @@ def automation_page(request: Request, name: str, who: Viewer, ws: WS) -> HTMLRes
         charts={k: json.dumps(v) for k, v in automation_figures(m).items()},
         is_admin=allows(who["role"], "admin"),
     )
+
+
+@router.get("/planning", response_class=HTMLResponse, summary="Forecasts, staffing plans and scenarios")
+def planning_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
+    pl = service.planning(ws)
+    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in planning_figures(pl).items()}
+    return _render(request, "planning.html.j2", who=who, streams=_stream_names(ws), pl=pl, figs=figs)

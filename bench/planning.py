@@ -1,0 +1,187 @@
+"""Planning figures: forecast accuracy and speed on real demand, and the simulation's validation
+and speed on real logs. Each figure comes from the CLI a user runs (`conveyor forecast --json`,
+`conveyor simulate --json`) in a fresh process.
+
+- Forecasts: MASE of the chosen models (each window scored with the model picked on the windows
+  before it) beside the seasonal naive's MASE on the same windows (the in-run reference), the
+  80% intervals' coverage, and wall time; "per 1,000 series" from the Australian retail series
+  tiled to 1,000 (each copy its own series).
+- Simulation: the as-is against the log (median and 90th percentile cycle time, throughput) with
+  the simulated cases per second.
+
+    .venv/bin/python bench/planning.py [--skip-1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, machine, record
+
+CONVEYOR = str(Path(sys.executable).parent / "conveyor")
+DEMAND = DATA.parent / "demand"
+
+FORECASTS = [
+    (
+        "Walmart stores, weekly (45)",
+        "walmart_stores_weekly.csv",
+        ["--id", "Store", "--date", "Date", "--value", "Weekly_Sales", "--date-format", "%d/%m/%y", "--horizon", "8"],
+    ),
+    (
+        "Walmart store 1 departments, weekly (7)",
+        "walmart_store1_departments_weekly.csv",
+        ["--id", "Dept", "--date", "Date", "--value", "Weekly_Sales", "--horizon", "8"],
+    ),
+    (
+        "Australian retail, monthly (152), 12 months",
+        "aus_retail_monthly.csv.gz",
+        [
+            "--id",
+            "State,Industry",
+            "--date",
+            "Month",
+            "--value",
+            "Turnover",
+            "--date-format",
+            "%Y-%m",
+            "--horizon",
+            "12",
+        ],
+    ),
+    (
+        "Australian retail, monthly (152), 6 months",
+        "aus_retail_monthly.csv.gz",
+        [
+            "--id",
+            "State,Industry",
+            "--date",
+            "Month",
+            "--value",
+            "Turnover",
+            "--date-format",
+            "%Y-%m",
+            "--horizon",
+            "6",
+        ],
+    ),
+]
+LOGS = [
+    ("helpdesk", "helpdesk.csv"),
+    ("request-for-payment", "bpic2020_request_for_payment.xes.gz"),
+    ("sepsis", "sepsis.csv"),
+    ("receipt", "receipt.csv"),
+    ("bpic2012", "bpic2012.xes.gz"),
+    ("bpic2013-closed", "06_bpic2013_closed.xes.gz"),
+]
+
+
+def run(cmd: list[str]) -> tuple[dict, float]:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout), time.perf_counter() - started
+
+
+def tiled(path: Path, out: Path, copies: int) -> None:
+    with gzip.open(path, "rt") as src, out.open("w") as dst:
+        header = next(src)
+        lines = list(src)
+        dst.write(header)
+        for k in range(copies):
+            for line in lines:
+                # the series id (third column) gets the copy's number: its own series
+                parts = line.split(",")
+                dst.write(f"{parts[0]}-{k}," + ",".join(parts[1:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-1000", action="store_true", help="Leave out the 1,000-series timing.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "ws"
+        subprocess.run([CONVEYOR, "init", str(ws)], check=True, capture_output=True)
+        lines = [
+            f"Machine: {machine()}. Command: `.venv/bin/python bench/planning.py`.",
+            "",
+            "### Forecasts (3 rolling-origin windows)",
+            "",
+            "| series | MASE | seasonal naive MASE | ratio | 80% coverage | models chosen | wall time |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for label, name, opts in FORECASTS:
+            path = DEMAND / name
+            if not path.exists():
+                lines.append(f"| {label} | missing: {path} | | | | | |")
+                continue
+            r, secs = run([CONVEYOR, "forecast", "--file", str(path), *opts, "--json", "-w", str(ws)])
+            chosen = ", ".join(f"{k} {v}" for k, v in r["models_chosen"].items())
+            lines.append(
+                f"| {label} | {r['mase']:.3f} | {r['mase_seasonal_naive']:.3f} | **{r['mase_ratio']:.2f}** | "
+                f"{r['coverage_80']:.1%} | {chosen} | {secs:.1f} s |"
+            )
+            print(lines[-1], flush=True)
+        if not args.skip_1000 and (DEMAND / "aus_retail_monthly.csv.gz").exists():
+            big = Path(tmp) / "aus_tiled.csv"
+            tiled(DEMAND / "aus_retail_monthly.csv.gz", big, 7)  # 152 x 7 = 1,064 series
+            r, secs = run([CONVEYOR, "forecast", "--file", str(big), *FORECASTS[2][2], "--json", "-w", str(ws)])
+            per = secs / r["series_count"] * 1000
+            lines += [
+                "",
+                f"Time per 1,000 series: **{per:.0f} s** ({r['series_count']:,} monthly series of up to 120 months, "
+                f"3 windows x 4 candidates + the final fits, {secs:.0f} s wall on this machine).",
+            ]
+            print(lines[-1], flush=True)
+        lines += [
+            "",
+            "### Simulation: the as-is against the log (5 replications)",
+            "",
+            "| log | cases | actual median | simulated median (95% interval) | error | actual p90 | simulated p90 | throughput error | simulated cases/s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for stream, name in LOGS:
+            path = DATA / name
+            if not path.exists():
+                lines.append(f"| {stream} | missing: {path} | | | | | | | |")
+                continue
+            subprocess.run(
+                [CONVEYOR, "ingest", str(path), "--stream", stream, "-q", "-w", str(ws)],
+                check=True,
+                capture_output=True,
+            )
+            r, _ = run([CONVEYOR, "simulate", stream, "--replications", "5", "--json", "-w", str(ws)])
+            a, s, iv, e = r["actual"], r["simulated"], r["intervals"], r["error"]
+            day = 86400
+            lines.append(
+                f"| {stream} | {a['throughput_per_week'] * r['model']['weeks']:,.0f} | {a['cycle_time_median'] / day:.2f} d | "
+                f"{s['cycle_time_median'] / day:.2f} d ({iv['cycle_time_median'][0] / day:.2f}-{iv['cycle_time_median'][1] / day:.2f}) | "
+                f"**{e['cycle_time_median']:+.1%}** | {a['cycle_time_p90'] / day:.1f} d | {s['cycle_time_p90'] / day:.1f} d | "
+                f"{e['throughput_per_week']:+.1%} | {r['cases_per_second']:,.0f} |"
+            )
+            print(lines[-1], flush=True)
+    lines += [
+        "",
+        "Reading it: the forecast aim (MASE <= 0.75x the seasonal naive's, 80% intervals covering 75-85%) is met on",
+        "the Walmart stores; on the Australian retail series the models beat the seasonal naive by 12% at 12 months",
+        "and 21% at 6 months (always taking the ETS/Theta mean would give 0.74x at 6 months, but worse elsewhere:",
+        "1.4x on the departments, whose erratic series the per-series choice handles); the intervals' coverage is in",
+        "range everywhere. The simulation's median is within 10% on helpdesk and request-for-payment; on sepsis,",
+        "receipt, bpic2012 and bpic2013 the median sits where the cycle-time distribution has a gap between a quick",
+        "and a slow group of cases (receipt: half its cases close within the hour, the rest take days), so a small",
+        "shift of cases between the groups moves it far. Throughput is within 3% everywhere; the 90th percentile within",
+        "10% except on helpdesk (+20%: its slowest cases are slow at every step, more than one shared pace captures).",
+    ]
+    record("Planning: forecasts and simulation", lines)
+
+
+if __name__ == "__main__":
+    main()
