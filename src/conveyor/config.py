@@ -18,6 +18,7 @@ from conveyor.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE",
+    "DraftingSettings",
     "IngestSettings",
     "Settings",
     "SparkSettings",
@@ -84,6 +85,22 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class DraftingSettings:
+    """Suggested replies through an OpenAI-compatible chat endpoint (personal data redacted first)."""
+
+    url: str = ""
+    """Empty: no endpoint; the suggestion is the closest resolved case's reply. Else the API's
+    base URL, e.g. "http://127.0.0.1:8080/v1" (it must answer POST {url}/chat/completions)."""
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    """The environment variable holding the key (sent as a Bearer token when set)."""
+    names_file: str = ""
+    """A text file of names (one a line, relative to the workspace) to redact besides emails,
+    phone numbers and IBANs."""
+    timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything `conveyor.toml` can say."""
 
@@ -91,6 +108,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    drafting: DraftingSettings = field(default_factory=DraftingSettings)
 
 
 def _section(path: Path, name: str, cls: type[Any], raw: object) -> Any:
@@ -136,15 +154,17 @@ def load_settings(folder: Path) -> Settings:
             f"{path}: not valid TOML: {exc}", hint="fix the file or delete it to use the defaults"
         ) from exc
     for key in raw:
-        if key not in ("store", "ingest", "spark", "state"):
+        if key not in ("store", "ingest", "spark", "state", "drafting"):
             raise ConfigError(
-                f"{path}: unknown section [{key}]", hint="the sections are [store], [ingest], [spark] and [state]"
+                f"{path}: unknown section [{key}]",
+                hint="the sections are [store], [ingest], [spark], [state] and [drafting]",
             )
     settings = Settings(
         store=_section(path, "store", StoreSettings, raw.get("store", {})),
         ingest=_section(path, "ingest", IngestSettings, raw.get("ingest", {})),
         spark=_section(path, "spark", SparkSettings, raw.get("spark", {})),
         state=_section(path, "state", StateSettings, raw.get("state", {})),
+        drafting=_section(path, "drafting", DraftingSettings, raw.get("drafting", {})),
     )
     if settings.store.engine not in ENGINES:
         raise ConfigError(
@@ -190,6 +210,17 @@ dedupe = false
 # deployment points this at PostgreSQL, e.g. "postgresql://conveyor@db.internal/conveyor".
 # $CONVEYOR_STATE_URL overrides it.
 url = ""
+
+[drafting]
+# Suggested replies for tickets (`conveyor triage draft`). Empty url: the suggestion is the closest
+# resolved ticket's reply. Else an OpenAI-compatible API, e.g. "http://127.0.0.1:8080/v1" (a local
+# model server) or "https://api.openai.com/v1"; emails, phone numbers, IBANs and the names in
+# names_file are replaced by placeholders before anything leaves the machine and put back after.
+url = ""
+model = ""
+api_key_env = "OPENAI_API_KEY"
+names_file = ""
+timeout_seconds = 30
 
 [spark]
 # Used when the engine is "spark". Ingest still validates and lays streams out in the DuckDB file,

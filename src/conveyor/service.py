@@ -9,6 +9,7 @@ work to a running server (``conveyor serve``) instead of opening the workspace's
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "decision",
     "deliveries",
     "delivery_retry",
+    "draft",
     "durations",
     "export",
     "handoffs",
@@ -51,10 +53,16 @@ __all__ = [
     "queue_answer",
     "review",
     "rework",
+    "risk",
     "segment_values",
+    "similar_cases",
     "staffing",
     "staffing_plan",
     "streams",
+    "triage_eval",
+    "triage_model",
+    "triage_models",
+    "triage_train",
     "variants",
 ]
 
@@ -105,6 +113,15 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "forecasts": ("GET", "/forecasts", "viewer"),
     "saved_forecast": ("GET", "/forecasts/{name}", "viewer"),
     "planning": ("GET", "/planning", "viewer"),
+    # trained deciders
+    "triage_train": ("POST", "/models/triage", "admin"),
+    "triage_eval": ("POST", "/models/{name}/eval", "viewer"),
+    "triage_models": ("GET", "/models", "viewer"),
+    "triage_model": ("GET", "/models/{name}", "viewer"),
+    "similar_cases": ("POST", "/models/{name}/similar", "viewer"),
+    "risk": ("GET", "/streams/{stream}/risk", "viewer"),
+    "draft": ("POST", "/models/{name}/draft", "reviewer"),
+    "invoice_check": ("POST", "/invoices/check", "viewer"),
 }
 
 
@@ -733,3 +750,206 @@ def scenario(
 
         keep(ws.root, "scenario", save, result)
     return result
+
+
+# -- trained deciders ---------------------------------------------------------------------------
+
+
+def triage_train(
+    ws: Workspace,
+    *,
+    text: list[str],
+    label: str,
+    file: str | None = None,
+    stream: str | None = None,
+    categorical: list[str] | None = None,
+    outcome: list[str] | None = None,
+    id_column: str | None = None,
+    name: str | None = None,
+    until: str | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Train a triage model on labelled tickets (`conveyor triage train`) and keep it as a new
+    version in the workspace; its card, with the held-out metrics beside the plain baseline's."""
+    from conveyor.decide import registry
+    from conveyor.decide.rows import read_rows
+    from conveyor.decide.triage import train
+
+    cut = datetime.fromisoformat(until) if until else None
+    if cut is not None and cut.tzinfo is None:
+        cut = cut.replace(tzinfo=UTC)
+    rows, source = read_rows(ws.store, file=file, stream=stream, until=cut)
+    if stream is not None:
+        id_column = id_column or "case_id"
+        outcome = outcome if outcome is not None else ["time_to_resolve_hours"]
+    model, metrics = train(
+        rows,
+        text=text,
+        label=label,
+        categorical=categorical or [],
+        outcome=outcome or [],
+        id_column=id_column,
+        source=source,
+        progress=progress,
+    )
+    card = {
+        "kind": "triage",
+        "data": {"source": source, "rows": len(rows), **({"until": until} if until else {})},
+        "reads": {"text": text, "label": label, "categorical": categorical or [], "outcome": outcome or []},
+        "labels": model.labels,
+        "metrics": metrics,
+    }
+    return registry.save(ws.root, name or label, model, card)
+
+
+def triage_eval(
+    ws: Workspace, name: str, *, file: str | None = None, stream: str | None = None, version: int | None = None
+) -> dict[str, Any]:
+    """A model's quality on labelled tickets it did not learn from (`conveyor triage eval`)."""
+    from conveyor.decide import registry
+    from conveyor.decide.rows import read_rows
+    from conveyor.decide.triage import evaluate
+
+    model, card = registry.load(ws.root, name, version)
+    rows, source = read_rows(ws.store, file=file, stream=stream)
+    return {"model": name, "version": card["version"], "source": source, **evaluate(model, rows)}
+
+
+def triage_models(ws: Workspace) -> dict[str, Any]:
+    """Every trained model's newest card (`conveyor triage models`), mistakes left out."""
+    from conveyor.decide import registry
+
+    out = []
+    for c in registry.model_cards(ws.root):
+        m = c.get("metrics", {})
+        out.append(
+            {k: v for k, v in c.items() if k != "metrics"}
+            | {
+                "metrics": {
+                    k: m.get(k) for k in ("accuracy", "macro_f1", "coverage_at_precision", "calibration_error")
+                },
+                "baseline": m.get("baseline"),
+            }
+        )
+    return {"models": out}
+
+
+def triage_model(ws: Workspace, name: str, *, version: int | None = None) -> dict[str, Any]:
+    """One model's card: who trained it on what, its held-out metrics, curve, confusion and mistakes."""
+    from conveyor.decide import registry
+
+    return registry.card(ws.root, name, version) | {"versions": registry.versions(ws.root, name)}
+
+
+def similar_cases(ws: Workspace, name: str, *, item: dict[str, Any], k: int = 5) -> dict[str, Any]:
+    """Past tickets most like ``item`` (its text and attributes), with how they ended, and the
+    model's proposal for it."""
+    from conveyor.decide import registry
+    from conveyor.decide.triage import explain
+
+    model, card = registry.load(ws.root, name)
+    pred = model.predict([item], explain=5)[0]
+    similar = model.similar(item, k=k)
+    return {
+        "model": name,
+        "version": card["version"],
+        "label": pred.label,
+        "confidence": pred.confidence,
+        "explanation": explain(pred, similar, model.label) if pred.label else "nothing to read",
+        "similar": similar,
+    }
+
+
+def risk(
+    ws: Workspace,
+    stream: str,
+    *,
+    deadline: str | None = None,
+    target: str | None = None,
+    end_activity: list[str] | None = None,
+    as_of: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Open cases by their chance of breaching the deadline, with the expected remaining time and
+    the models' time-split evaluation (`conveyor risk`)."""
+    from conveyor.decide.risk import risk as run
+
+    at = datetime.fromisoformat(as_of) if as_of else None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return run(ws.store, stream, deadline=deadline, target=target, end_activity=end_activity, as_of=at, limit=limit)
+
+
+def draft(ws: Workspace, name: str, *, item: dict[str, Any], reply: str | None = None) -> dict[str, Any]:
+    """A suggested reply to a ticket (`conveyor triage draft`): through the OpenAI-compatible
+    endpoint in [drafting] with personal data redacted, else the closest resolved case's reply."""
+    from conveyor.decide import registry
+    from conveyor.decide.draft import draft_reply
+
+    model, card = registry.load(ws.root, name)
+    outcome = card.get("reads", {}).get("outcome", [])
+    field = reply or next((c for c in outcome if "reply" in c.lower() or "resolution" in c.lower()), None)
+    if field is not None and field not in outcome:
+        from conveyor.decide import DecideError
+
+        raise DecideError(
+            f"--reply: model {name!r} keeps no column {field!r} with its past cases",
+            hint=f"it keeps: {', '.join(outcome) or 'none'}; train with --outcome {field}",
+        )
+    similar = model.similar(item, k=5)
+    result = draft_reply(
+        item, similar, text_fields=model.text, reply_field=field, settings=ws.settings.drafting, root=ws.root
+    )
+    return {"model": name, "version": card["version"], **result}
+
+
+def invoice_check(
+    ws: Workspace,
+    *,
+    orders: str = "purchase_orders",
+    receipts: str = "goods_receipts",
+    invoices: str = "invoices",
+    stream: str | None = None,
+    tolerances: dict[str, float] | None = None,
+    everything: bool = False,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Three-way match, duplicates and unusual amounts on procure-to-pay documents (files or
+    workspace datasets): each invoice's decision (release, hold, person) with its flags
+    (`conveyor invoices check`). Flagged invoices come first, holds before persons. With
+    ``stream``: the order of that stream's steps instead (a log with no document values)."""
+    from conveyor.decide.invoices import Tolerances, check_documents
+    from conveyor.decide.rows import read_table
+
+    if stream is not None:
+        return _invoice_log_check(ws, stream, everything=everything, limit=limit)
+    tol = Tolerances.parse(tolerances)
+    tables = [read_table(ws.store, s)[0] for s in (orders, receipts, invoices)]
+    result = check_documents(*tables, tolerances=tol, sources=(orders, receipts, invoices))
+    return _ranked(result, "invoices", everything=everything, limit=limit)
+
+
+def _invoice_log_check(ws: Workspace, stream: str, *, everything: bool, limit: int) -> dict[str, Any]:
+    """The order of procure-to-pay steps in each case: invoices before goods, price changes after
+    the order, payments with no invoice."""
+    from conveyor.decide.invoices import check_log
+    from conveyor.decide.rows import read_traces
+
+    result = check_log(read_traces(ws.store, stream))
+    return {"stream": stream, **_ranked(result, "cases", everything=everything, limit=limit)}
+
+
+def _ranked(result: dict[str, Any], key: str, *, everything: bool, limit: int) -> dict[str, Any]:
+    order = {"hold": 0, "person": 1, "release": 2}
+    rows = [r for r in result[key] if everything or r["decision"] != "release"]
+    rows.sort(key=lambda r: (order[r["decision"]], -(r["amount"] or 0)))
+    return {**result, key: rows[:limit], "shown": min(limit, len(rows)), "matching": len(rows)}
+
+
+def invoice_overview(ws: Workspace, *, limit: int = 8) -> dict[str, Any] | None:
+    """The invoice checks on the workspace's own documents (datasets ``purchase_orders``,
+    ``goods_receipts`` and ``invoices``) for the models page and the review; None without them."""
+    have = {name for name, _, _ in ws.store.datasets()}
+    if not {"purchase_orders", "goods_receipts", "invoices"} <= have:
+        return None
+    return invoice_check(ws, limit=limit)

@@ -16,6 +16,13 @@ def test_demo_is_reproducible_and_has_its_problems(tmp_path: Path) -> None:
     assert set(names) == {"order-to-cash", "ticket-to-resolution", "procure-to-pay"}
     assert names["order-to-cash"]["cases"] == 600
     assert names["ticket-to-resolution"]["cases"] == 450
+    # invoice checks: every planted problem in the procure-to-pay documents is stopped
+    inv = a["invoices"]
+    assert inv == b["invoices"]
+    assert {"price change", "no order"} <= set(inv["planted_found"])
+    assert all(v["found"] == v["planted"] for v in inv["planted_found"].values())
+    assert inv["clean_flagged"]["flagged"] <= 0.02 * inv["clean_flagged"]["clean"]
+    assert inv["decided"] > 0
     with open_workspace(tmp_path / "a") as ws:
         q = ws.store.scalar
         # rework: some orders are repacked, and they are a minority

@@ -137,3 +137,63 @@ def test_the_review_queue_works_from_the_keyboard(browser: Any, server: Server) 
     assert (rec["outcome"], rec["final_label"], rec["queue"]["reason"]) == ("overridden", other, "other")
     assert rec["queue"]["note"] == "the body says it is about the invoice"
     watch.check()
+
+
+def test_the_trained_model_through_the_api(server: Server) -> None:
+    """The demo's classifier: its card, similar past tickets for a new one, training as a job."""
+    models = server.get("/api/v1/models").json()["models"]
+    card = next(m for m in models if m["name"] == "ticket-triage")
+    assert card["kind"] == "triage"
+    assert card["reads"]["label"] == "queue"
+    assert card["metrics"]["coverage_at_precision"]["0.9"] > 0.3
+    full = server.get("/api/v1/models/ticket-triage").json()
+    assert full["metrics"]["per_label"]
+    assert full["metrics"]["curve"]
+    r = server.request("POST", "/api/v1/models/ticket-triage/similar", "viewer", json={"item": TICKET, "k": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["label"] == "Network"
+    assert len(body["similar"]) == 3
+    assert all(s["queue"] == "Network" for s in body["similar"])
+    assert all("time_to_resolve_hours" in s for s in body["similar"])
+    missing = server.request("POST", "/api/v1/models/nope/similar", "viewer", json={"item": TICKET})
+    assert missing.status_code == 404
+    assert "no model named 'nope'" in missing.json()["error"]["message"]
+
+
+def test_sla_risk_through_the_api(server: Server) -> None:
+    """The demo's tickets as they stood at a past moment: open ones by risk, the time split scored."""
+    r = server.get(
+        "/api/v1/streams/ticket-to-resolution/risk",
+        params={"deadline": "sla_deadline", "as_of": "2025-06-01T00:00:00+00:00", "limit": 5},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["end_activities"] == ["Close Ticket"]
+    assert body["open_cases"] >= 1
+    assert len(body["cases"]) <= 5
+    assert body["evaluation"]["auc"] > 0.7
+    bad = server.get("/api/v1/streams/ticket-to-resolution/risk")
+    assert bad.status_code == 422
+    assert "give the deadline" in bad.json()["error"]["message"]
+
+
+def test_invoice_checks_through_the_api(server: Server) -> None:
+    """The demo's procure-to-pay documents (workspace datasets): holds first, each flag with its
+    reason and documents; the stream's step order; a wrong tolerance named."""
+    r = server.request("POST", "/api/v1/invoices/check", json={"limit": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    s = body["summary"]
+    assert s["invoices"] == s["release"] + s["hold"] + s["person"]
+    assert s["hold"] > 0
+    assert {"price_mismatch", "quantity_mismatch", "duplicate"} <= set(s["by_check"])
+    assert len(body["invoices"]) == 5
+    assert all(i["decision"] == "hold" for i in body["invoices"])
+    assert all(f["reason"] and f["documents"] for i in body["invoices"] for f in i["flags"])
+    log = server.request("POST", "/api/v1/invoices/check", json={"stream": "procure-to-pay", "limit": 3}).json()
+    assert log["summary"]["by_check"]["price_mismatch"] > 0
+    assert len(log["cases"]) == 3
+    bad = server.request("POST", "/api/v1/invoices/check", json={"tolerances": {"prize": 0.1}})
+    assert bad.status_code == 422
+    assert "no tolerance 'prize'" in bad.json()["error"]["message"]

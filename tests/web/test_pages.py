@@ -94,6 +94,7 @@ def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -
         "automations": "/automations",
         "automation": "/automations/ticket-triage",
         "planning": "/planning",
+        "model": "/models/ticket-triage",
     }
     for name, path in pages.items():
         page.goto(server.url + path)
@@ -111,6 +112,15 @@ def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -
     assert page.locator(".planning-forecast .js-plotly-plot").count() >= 4
     assert page.locator('tr.flag[data-segment="Billing"]').count() == 1
     assert page.locator(".planning-scenario .js-plotly-plot").count() == 1  # the tornado
+    # the demo's classifier: its held-out quality beside the baseline, curve and confusion drawn
+    page.goto(server.url + "/models")
+    card = page.locator('.model[data-model="ticket-triage"]')
+    assert card.locator(".js-plotly-plot").count() == 2
+    assert "word TF-IDF + logistic regression" in card.inner_text()
+    # the invoice checks on the demo's procure-to-pay documents: held invoices with their reasons
+    checks = page.locator(".card.invoices")
+    assert checks.locator("table.invoice-flags tr").count() == 9  # a header and the 8 largest flagged
+    assert "are held" in checks.inner_text()
 
 
 def test_a_filter_changes_the_numbers(browser: Any, server: Server) -> None:
@@ -180,5 +190,7 @@ def test_the_report_opens_from_a_file_with_no_network(browser: Any, server: Serv
     assert "Top automation opportunities" in text
     assert page.locator("#planning .planning-forecast").count() == 2
     assert page.locator("#planning .js-plotly-plot").count() >= 6
+    assert page.locator('#models .model[data-model="ticket-triage"] .js-plotly-plot').count() == 2
+    assert page.locator("#models .card.invoices").count() == 1
     _shot(page, "report")
     watch.check()

@@ -108,17 +108,22 @@ def _python(spec: DeciderSpec, auto: Automation, root: Path) -> Decider:
     return decider
 
 
+#: kinds shipped in other conveyor packages, imported on first use (scikit-learn loads only then)
+_PLUGINS = {"triage": "conveyor.decide.deciders", "invoice_check": "conveyor.decide.deciders"}
+
 register_decider("rules", _rules)
 register_decider("python", _python)
 
 
 def build_decider(auto: Automation, root: Path) -> Decider:
     """The automation's decider (``kind`` looked up in :data:`DECIDERS`)."""
+    if auto.decider.kind not in DECIDERS and auto.decider.kind in _PLUGINS:
+        importlib.import_module(_PLUGINS[auto.decider.kind])  # registers itself
     factory = DECIDERS.get(auto.decider.kind)
     if factory is None:
         raise AutomationError(
             f"decider.kind: unknown decider {auto.decider.kind!r}",
-            hint=f"valid values: {', '.join(sorted(DECIDERS))}",
+            hint=f"valid values: {', '.join(sorted(set(DECIDERS) | set(_PLUGINS)))}",
             field="decider.kind",
         )
     return factory(auto.decider, auto, root)

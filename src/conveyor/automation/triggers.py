@@ -48,10 +48,12 @@ def _set_mark(state: StateStore, name: str, mark: str) -> None:
     )
 
 
-def mark_seen(ws: Workspace, state: StateStore, name: str) -> None:
-    """Count every event now in the automation's stream as seen (its trigger starts after them)."""
+def mark_seen(ws: Workspace, state: StateStore, name: str, *, until: datetime | None = None) -> None:
+    """Count every event now in the automation's stream as seen (its trigger starts after them);
+    with ``until``, only those up to that time (a replay then starts there)."""
     auto = load_automation(Path(ws.root), name)
-    _set_mark(state, name, f"{last_ingest(ws.store, str(auto.trigger.stream))}|")
+    ts = until.astimezone(UTC).isoformat() if until is not None else ""
+    _set_mark(state, name, f"{last_ingest(ws.store, str(auto.trigger.stream))}|{ts}")
 
 
 def _ingests_before(ws: Workspace, state: StateStore, auto: Automation, stream: str) -> int:

@@ -295,8 +295,9 @@ def demo(
 def main() -> None:
     """Console-script entry point."""
     import conveyor.cli.automate
+    import conveyor.cli.decide
     import conveyor.cli.mining
     import conveyor.cli.operate
-    import conveyor.cli.plan  # noqa: F401  (KPIs, opportunities, review, serve, tokens; automation; planning)
+    import conveyor.cli.plan  # noqa: F401  (KPIs, opportunities, review, serve, tokens; automation; planning; triage)
 
     app()

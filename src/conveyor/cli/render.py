@@ -69,18 +69,27 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
     ws = summary["workspace"]
     t = summary.get("automation") or {}
     if "live" in t:
+        model = t.get("model")
+        decider = f"classifier {model['name']} v{model['version']}" if model else "rules"
         console.print(
-            f"\n[bold]automation {t['automation']}[/] (rules decider, live): shadow accuracy {pct(t['shadow']['accuracy'])} "
+            f"\n[bold]automation {t['automation']}[/] ({decider} decider, live): shadow accuracy {pct(t['shadow']['accuracy'])} "
             f"on {t['shadow']['decided']:,} tickets; live on {t['live']['decided']:,}: coverage {pct(t['live']['coverage'])}, "
             f"accuracy {pct(t['live']['accuracy'])}, overrides {pct(t['live']['override_rate'])}; "
             f"{t['queue_open']} tickets wait in the review queue"
         )
+        if model:
+            console.print(
+                f"    trained on {model['trained_on']:,} earlier tickets: held-out accuracy {pct(model['accuracy'])}, "
+                f"macro-F1 {model['macro_f1']:.2f}, routes {pct(model['coverage_at_90'])} alone at 90% precision "
+                f"(conveyor triage models -w {ws})"
+            )
         for c in t["scorecard"]:
             mark = "[dim]?[/]" if c["met"] is None else "[green]✓[/]" if c["met"] else "[red]✗[/]"
             console.print(f"    {mark} {c['criterion']}")
         console.print(
             f"    conveyor automation monitor {t['automation']} -w {ws} · conveyor queue -w {ws} · conveyor audit verify -w {ws}"
         )
+    _render_invoices(console, summary.get("invoices") or {}, ws)
     _render_planning(console, summary.get("planning") or {}, ws)
     review = summary["review"]
     console.print(
@@ -91,6 +100,25 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
     console.print(
         f"next: [bold]conveyor kpis order-to-cash -w {ws}[/], [bold]conveyor opportunities ticket-to-resolution -w {ws}[/], "
         f"[bold]conveyor bottlenecks ticket-to-resolution --where queue=Billing -w {ws}[/]"
+    )
+
+
+def _render_invoices(console: Any, inv: dict[str, Any], ws: Any) -> None:
+    """The demo's invoice checks: decisions, and how they found what was planted."""
+    if not inv:
+        return
+    s = inv["summary"]
+    found = sum(v["found"] for v in inv["planted_found"].values())
+    planted = sum(v["planted"] for v in inv["planted_found"].values())
+    clean = inv["clean_flagged"]
+    console.print(
+        f"\n[bold]invoice checks[/]: {s['invoices']:,} supplier invoices, {s['release']:,} release, "
+        f"{s['hold']:,} hold ({s['amount_held']:,.2f}), {s['person']:,} to a person; "
+        f"planted problems stopped: {found} of {planted}; clean invoices flagged: {clean['flagged']} of {clean['clean']:,}"
+    )
+    console.print(
+        f"    automation {inv['automation']} decided the last {inv['decided']} invoices live "
+        f"(coverage {pct(inv['coverage'])}) · conveyor invoices check -w {ws}"
     )
 
 

@@ -32,6 +32,8 @@ PLANTED = {
     "procure-to-pay": [
         "12% of purchase orders change price after approval",
         "price changes break the three-way match and block payment for about a week",
+        "supplier invoices: 2.5% arrive twice (renumbered or with a typo), a few decimal slips, "
+        "invoices with no order (some far above the vendor's usual)",
     ],
     "demand_daily": ["trend, weekly and yearly seasonality, a December peak and promotions"],
 }
@@ -171,6 +173,12 @@ def run_demo(
         for name, text in DEMO_METRICS.items():
             (root / "metrics" / f"{name}.yaml").write_text(text, encoding="utf-8")
         triage = run_triage(ws, seed=seed)
+        from conveyor.demo.invoices import run_invoice_check, write_documents
+
+        if progress is not None:
+            progress("checking the supplier invoices", 0.935)
+        documents = write_documents(ws, sources["procure-to-pay"], seed=seed)
+        invoices = run_invoice_check(ws)
         from conveyor.demo.planning import run_planning
 
         planning = run_planning(ws, progress)
@@ -187,10 +195,12 @@ def run_demo(
         "cases": n,
         "streams": streams,
         "ingests": [{**r.as_json(), "rows": r.rows, "seconds": round(r.seconds, 3)} for r in results],
-        "datasets": [{"name": "demand_daily", "rows": demand.num_rows}],
+        "datasets": [{"name": "demand_daily", "rows": demand.num_rows}]
+        + [{"name": k, "rows": v} for k, v in documents.items()],
         "planted": PLANTED,
         "analyses": analyses,
         "automation": triage,
+        "invoices": invoices,
         "planning": planning,
         "review": review,
     }

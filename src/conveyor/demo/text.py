@@ -115,8 +115,14 @@ def ticket_texts(
     pick = rng.integers(0, 3, size=queue.size)
     fills = {k: rng.integers(0, len(v), size=queue.size) for k, v in _FILL.items()}
     nums = rng.integers(10, 999, size=(queue.size, 3))
+    # Real queues are not always what the text says: a third kind of ticket per queue is vague
+    # enough that a quarter of them end up resolved elsewhere (a text of another queue's third kind).
+    # Its own generator, so the rest of the demo draws the same numbers as before.
+    vague = np.random.default_rng([int(queue.size), int(queue.sum()), 11])
+    elsewhere = (pick == 2) & (vague.random(queue.size) < 0.25)
+    other = (queue + vague.integers(1, len(queues), size=queue.size)) % len(queues)
     for i, q in enumerate(queue):
-        category, subject, body = _TEMPLATES[queues[q]][pick[i]]
+        category, subject, body = _TEMPLATES[queues[other[i] if elsewhere[i] else q]][pick[i]]
         values = {k: _FILL[k][fills[k][i]] for k in _FILL}
         values.update(
             qty=str(nums[i, 0]),

@@ -20,6 +20,7 @@ __all__ = [
     "automation_figures",
     "chart_json",
     "environment",
+    "model_figures",
     "planning_figures",
     "plotly_js",
     "render_html",
@@ -278,17 +279,97 @@ def environment() -> Any:
     return env
 
 
+def model_figures(cards: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per trained model: its precision-coverage curve (held out) and the confusion between its
+    largest labels (rows: the right label; columns: what it said)."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in cards:
+        m = c.get("metrics") or {}
+        curve = m.get("curve") or []
+        if curve:
+            out[f"curve-{c['name']}"] = {
+                "data": [
+                    {
+                        "type": "scatter",
+                        "mode": "lines+markers",
+                        "x": [p["coverage"] for p in curve],
+                        "y": [p["precision"] for p in curve],
+                        "text": [f"confidence >= {p['threshold']:.2f}" for p in curve],
+                        "hovertemplate": "%{x:.0%} of tickets at %{y:.1%} precision (%{text})<extra></extra>",
+                        "line": {"color": "#2b6cb0"},
+                    }
+                ],
+                "layout": {
+                    "height": 260,
+                    "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+                    "xaxis": {
+                        "title": {"text": "share decided alone (most confident first)"},
+                        "tickformat": ".0%",
+                        "range": [0, 1.02],
+                    },
+                    "yaxis": {"title": {"text": "precision"}, "tickformat": ".0%"},
+                    "shapes": [
+                        {
+                            "type": "line",
+                            "x0": 0,
+                            "x1": 1,
+                            "y0": 0.9,
+                            "y1": 0.9,
+                            "line": {"dash": "dot", "color": "#999", "width": 1},
+                        }
+                    ],
+                },
+            }
+        per = (m.get("per_label") or [])[:12]
+        if per:
+            names = [r["label"] for r in per]
+            conf = m.get("confusion") or {}
+            z = [
+                [
+                    round(r["recall"] * r["support"]) if r["label"] == p else conf.get(r["label"], {}).get(p, 0)
+                    for p in names
+                ]
+                for r in per
+            ]
+            out[f"confusion-{c['name']}"] = {
+                "data": [
+                    {
+                        "type": "heatmap",
+                        "x": names,
+                        "y": names,
+                        "z": z,
+                        "colorscale": "Blues",
+                        "reversescale": True,
+                        "hovertemplate": "right: %{y}<br>said: %{x}<br>%{z} tickets<extra></extra>",
+                        "colorbar": {"thickness": 10},
+                    }
+                ],
+                "layout": {
+                    "height": 120 + 22 * len(names),
+                    "margin": {"l": 110, "r": 8, "t": 8, "b": 90},
+                    "xaxis": {"title": {"text": "the model said"}, "type": "category", "tickfont": {"size": 10}},
+                    "yaxis": {
+                        "title": {"text": "right label"},
+                        "type": "category",
+                        "autorange": "reversed",
+                        "tickfont": {"size": 10},
+                    },
+                },
+            }
+    return out
+
+
 def render_html(review: dict[str, Any]) -> str:
     """The report's HTML (one file, everything inlined)."""
-    figs = (
-        {k: json.dumps(v).replace("</", "<\\/") for k, v in planning_figures(review["planning"]).items()}
-        if review.get("planning")
-        else {}
-    )
+    charts = {
+        **(planning_figures(review["planning"]) if review.get("planning") else {}),
+        **model_figures(review.get("models") or []),
+    }
+    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in charts.items()}
     return str(
         environment()
         .get_template("report.html.j2")
-        .render(r=review, plotly_js=plotly_js(), pl=review.get("planning"), figs=figs)
+        .render(r=review, plotly_js=plotly_js(), pl=review.get("planning"), models=review.get("models"), figs=figs)
     )
 
 

@@ -21,7 +21,7 @@ from conveyor.workspace import Workspace
 
 __all__ = ["create_app", "server_file", "write_server_file"]
 
-_NOT_FOUND = ("StreamNotFoundError", "CaseNotFoundError", "AutomationNotFoundError")
+_NOT_FOUND = ("StreamNotFoundError", "CaseNotFoundError", "AutomationNotFoundError", "ModelNotFoundError")
 _BAD_INPUT = (
     "FilterError",
     "MetricsError",
@@ -31,6 +31,7 @@ _BAD_INPUT = (
     "AutomationError",
     "PlanningError",
     "SeriesError",
+    "DecideError",
 )
 
 
@@ -54,7 +55,7 @@ def _is_api(request: Request) -> bool:
 
 def create_app(ws: Workspace) -> FastAPI:
     """The application over an open (writable) workspace; the caller closes the workspace."""
-    from conveyor.web import api, api_automation, pages, pages_automation
+    from conveyor.web import api, api_automation, api_decide, pages, pages_automation
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -91,6 +92,7 @@ def create_app(ws: Workspace) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(api_automation.router)
+    app.include_router(api_decide.router)
     app.include_router(pages.router)
     app.include_router(pages_automation.router)
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from conveyor import service
 from conveyor.access import allows
-from conveyor.review.html import automation_figures, planning_figures
+from conveyor.review.html import automation_figures, model_figures, planning_figures
 from conveyor.web.api import WS
 from conveyor.web.auth import Principal, require
 from conveyor.web.pages import _render, _stream_names
@@ -77,3 +77,22 @@ def planning_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
     pl = service.planning(ws)
     figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in planning_figures(pl).items()}
     return _render(request, "planning.html.j2", who=who, streams=_stream_names(ws), pl=pl, figs=figs)
+
+
+@router.get("/models", response_class=HTMLResponse, summary="Trained models: held-out quality, curve, confusion")
+def models_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
+    from conveyor.decide.registry import model_cards
+
+    cards = model_cards(ws.root)
+    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in model_figures(cards).items()}
+    inv = service.invoice_overview(ws)
+    return _render(
+        request, "models.html.j2", who=who, streams=_stream_names(ws), models=cards, figs=figs, detail=False, inv=inv
+    )
+
+
+@router.get("/models/{name}", response_class=HTMLResponse, summary="One trained model")
+def model_page(request: Request, who: Viewer, ws: WS, name: str, version: int | None = None) -> HTMLResponse:
+    card = service.triage_model(ws, name, version=version)
+    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in model_figures([card]).items()}
+    return _render(request, "models.html.j2", who=who, streams=_stream_names(ws), models=[card], figs=figs, detail=True)

@@ -1,0 +1,180 @@
+"""Trained models and invoice checks as automation deciders: ``kind: triage`` (below) and
+``kind: invoice_check`` (:class:`InvoiceDecider`) in an automation's YAML.
+
+    decider:
+      kind: triage
+      options: {model: ticket-triage}      # version: 3 pins one; else the newest
+      timeout_ms: 2000
+
+The item's fields are read by the names the model was trained on (its text and categorical
+columns). A label the automation does not list, or an item with nothing to read, gives no
+label and confidence 0: a person decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from conveyor.automation.deciders import Decider, Proposal, register_decider
+from conveyor.automation.definitions import Automation, AutomationError, DeciderSpec
+from conveyor.decide import DecideError, registry
+from conveyor.decide.triage import TriageModel, explain
+
+__all__ = ["InvoiceDecider", "TriageDecider"]
+
+
+class TriageDecider:
+    """A trained triage model behind the decider seam; the newest version unless pinned."""
+
+    def __init__(self, root: Path, model: str, *, version: int | None, labels: list[str], similar: int = 3) -> None:
+        self.root, self.model, self.pinned, self.labels, self.k = root, model, version, labels, similar
+        self._load()  # fail now (a clear error at build time), not on the first item
+
+    def _load(self) -> TriageModel:
+        model, _ = registry.load(self.root, self.model, self.pinned)
+        return model  # type: ignore[no-any-return]
+
+    @property
+    def version(self) -> str:
+        v = self.pinned or registry.versions(self.root, self.model)[-1]
+        return f"{self.model}-v{v}"
+
+    def decide(self, item: Mapping[str, Any]) -> Proposal:
+        model = self._load()
+        pred = model.predict([item], explain=5)[0]
+        if pred.label is None:
+            return Proposal(None, 0.0, "nothing to read: the item's text fields are empty")
+        similar = model.similar(item, k=self.k)
+        why = explain(pred, similar, model.label)
+        if self.labels and pred.label not in self.labels:
+            return Proposal(
+                None, 0.0, f"the model proposed {pred.label!r}, which this automation does not list; {why}", similar
+            )
+        return Proposal(pred.label, pred.confidence, why, similar)
+
+
+def _triage(spec: DeciderSpec, auto: Automation, root: Path) -> Decider:
+    name = spec.options.get("model")
+    if not name:
+        raise AutomationError(
+            "decider.options.model: a triage decider names its model",
+            hint="e.g. options: {model: ticket-triage}",
+            field="decider.options.model",
+        )
+    try:
+        return TriageDecider(  # type: ignore[return-value]  # version is a property (the newest model)
+            root,
+            str(name),
+            version=spec.options.get("version"),
+            labels=list(auto.labels),
+            similar=int(spec.options.get("similar", 3)),
+        )
+    except DecideError as exc:
+        raise AutomationError(
+            f"decider.options.model: {exc.message}", hint=exc.hint, field="decider.options.model"
+        ) from None
+
+
+register_decider("triage", _triage)
+
+
+class InvoiceDecider:
+    """``kind: invoice_check``: the invoice checks (:mod:`conveyor.decide.invoices`) on document
+    files, looked up by the item's order number. ``hold`` when any invoice of the order fails a
+    check that stops payment; ``release`` when every check passed; a person otherwise (no label).
+
+        decider:
+          kind: invoice_check
+          options:
+            orders: sources/purchase_orders.parquet     # relative to the workspace
+            receipts: sources/goods_receipts.parquet
+            invoices: sources/invoices.parquet
+            match: po_number                            # the item's field (default: case_field)
+            tolerances: {price: 0.02}
+
+    The files are read again when they change."""
+
+    def __init__(self, root: Path, options: Mapping[str, Any], match: str, labels: list[str]) -> None:
+        from conveyor.decide.invoices import Tolerances
+
+        self.root, self.match, self.labels = root, match, labels
+        self.paths = {}
+        for kind in ("orders", "receipts", "invoices"):
+            if not options.get(kind):
+                raise DecideError(f"an invoice_check decider names its {kind} file", hint=f"options: {{{kind}: FILE}}")
+            path = Path(str(options[kind]))
+            self.paths[kind] = path if path.is_absolute() else root / path
+        self.tolerances = Tolerances.parse(options.get("tolerances"))
+        self._stamp: tuple[float, ...] | None = None
+        self._by_po: dict[str, list[dict[str, Any]]] = {}
+        self._load()
+
+    def _load(self) -> dict[str, list[dict[str, Any]]]:
+        from conveyor.data.store import Store
+        from conveyor.decide.invoices import check_documents
+        from conveyor.decide.rows import read_table
+
+        missing = [str(p) for p in self.paths.values() if not p.is_file()]
+        if missing:
+            raise DecideError(
+                f"no file {', '.join(missing)}", hint="the invoice_check decider's options name its files"
+            )
+        stamp = tuple(p.stat().st_mtime for p in self.paths.values())
+        if stamp != self._stamp:
+            with Store(":memory:") as store:
+                tables = [read_table(store, str(p))[0] for p in self.paths.values()]
+            result = check_documents(
+                *tables,
+                tolerances=self.tolerances,
+                sources=tuple(str(p) for p in self.paths.values()),  # type: ignore[arg-type]
+            )
+            by_po: dict[str, list[dict[str, Any]]] = {}
+            for inv in result["invoices"]:
+                by_po.setdefault(str(inv["po_number"]), []).append(inv)
+            self._by_po, self._stamp = by_po, stamp
+        return self._by_po
+
+    @property
+    def version(self) -> str:
+        return f"invoice-check-{int(max(self._stamp or (0,)))}"
+
+    def decide(self, item: Mapping[str, Any]) -> Proposal:
+        po = item.get(self.match)
+        invoices = self._load().get(str(po), []) if po is not None else []
+        if not invoices:
+            return Proposal(None, 0.0, f"no invoice for order {po!r} in {self.paths['invoices'].name}: a person looks")
+        flags = [f for inv in invoices for f in inv["flags"]]
+        similar = [
+            {"invoice": inv["invoice_number"], "amount": inv["amount"], "decision": inv["decision"]} for inv in invoices
+        ]
+        if any(inv["decision"] == "hold" for inv in invoices):
+            label, confidence = "hold", 0.97
+        elif flags:
+            return Proposal(None, 0.0, "; ".join(f["reason"] for f in flags), similar)
+        else:
+            label, confidence = "release", 0.99
+        numbers = ", ".join(inv["invoice_number"] for inv in invoices)
+        why = "; ".join(f["reason"] for f in flags) or (
+            f"invoice {numbers} matches order {po} and the goods received, and duplicates no other invoice"
+        )
+        if self.labels and label not in self.labels:
+            return Proposal(None, 0.0, f"the checks say {label}, which this automation does not list; {why}", similar)
+        return Proposal(label, confidence, why, similar)
+
+
+def _invoice_check(spec: DeciderSpec, auto: Automation, root: Path) -> Decider:
+    match = spec.options.get("match") or auto.case_field
+    if not match:
+        raise AutomationError(
+            "decider.options.match: name the item's field holding the order number (or set case_field)",
+            field="decider.options.match",
+        )
+    try:
+        return InvoiceDecider(root, spec.options, str(match), list(auto.labels))  # type: ignore[return-value]
+    except DecideError as exc:
+        raise AutomationError(f"decider.options: {exc.message}", hint=exc.hint, field="decider.options") from None
+
+
+register_decider("invoice_check", _invoice_check)
