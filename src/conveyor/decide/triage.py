@@ -277,7 +277,22 @@ class TriageModel:
     def _inputs(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
         return _texts(rows, self.text), _cats(rows, self.categorical)
 
+    def _vocab(self) -> np.ndarray:
+        """The word features' names, built once (a model answers many single-ticket calls)."""
+        vocab = self.__dict__.get("_vocab_cache")
+        if vocab is None:
+            vocab = self.__dict__["_vocab_cache"] = self.fitted.features.word.get_feature_names_out()
+        return vocab  # type: ignore[no-any-return]
+
     def predict(self, rows: Sequence[Mapping[str, Any]], *, explain: int = 0) -> list[Prediction]:
+        import sklearn
+
+        # the inputs are ours and checked: skip scikit-learn's per-call validation (most of a
+        # single ticket's time)
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return self._predict(rows, explain)
+
+    def _predict(self, rows: Sequence[Mapping[str, Any]], explain: int) -> list[Prediction]:
         f = self.fitted
         texts, cats = self._inputs(rows)
         X, W = f.features.transform(texts, cats)
@@ -291,7 +306,7 @@ class TriageModel:
         best = S.argmax(1)
         order = np.argsort(-S, axis=1)
         out = []
-        vocab = f.features.word.get_feature_names_out() if explain else None
+        vocab = self._vocab() if explain else None
         n_word = W.shape[1]
         coef = f.clf.coef_
         for i, t in enumerate(texts):
@@ -319,7 +334,10 @@ class TriageModel:
         texts, _ = self._inputs([row])
         if not texts[0]:
             return []
-        q = self.fitted.features.word.transform(texts)
+        import sklearn
+
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            q = self.fitted.features.word.transform(texts)
         sims = (h["matrix"] @ q.T).toarray().ravel()
         top = np.argsort(-sims, kind="stable")[:k]
         out = []
