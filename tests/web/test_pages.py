@@ -143,6 +143,8 @@ def test_a_filter_changes_the_numbers(browser: Any, server: Server) -> None:
     page.locator("#paths").fill("0")
     page.locator("#paths").dispatch_event("change")
     page.wait_for_url(re.compile(r"paths=0(&|$|\.0)"))
+    page.wait_for_load_state("load")  # the URL changes before the new page's map is in (a race seen once)
+    page.wait_for_function(f"document.querySelectorAll('#map svg g.edge').length < {edges_before}", timeout=15_000)
     assert page.locator("#map svg g.edge").count() < edges_before
     _shot(page, "page-filtered")
     watch.check()
