@@ -949,7 +949,10 @@ def _ranked(result: dict[str, Any], key: str, *, everything: bool, limit: int) -
 def invoice_overview(ws: Workspace, *, limit: int = 8) -> dict[str, Any] | None:
     """The invoice checks on the workspace's own documents (datasets ``purchase_orders``,
     ``goods_receipts`` and ``invoices``) for the models page and the review; None without them."""
+    return invoice_check(ws, limit=limit) if has_invoice_documents(ws) else None
+
+
+def has_invoice_documents(ws: Workspace) -> bool:
+    """Whether the workspace holds the datasets `conveyor invoices check` reads by default."""
     have = {name for name, _, _ in ws.store.datasets()}
-    if not {"purchase_orders", "goods_receipts", "invoices"} <= have:
-        return None
-    return invoice_check(ws, limit=limit)
+    return {"purchase_orders", "goods_receipts", "invoices"} <= have

@@ -30,19 +30,18 @@ class TriageDecider:
 
     def __init__(self, root: Path, model: str, *, version: int | None, labels: list[str], similar: int = 3) -> None:
         self.root, self.model, self.pinned, self.labels, self.k = root, model, version, labels, similar
-        self._load()  # fail now (a clear error at build time), not on the first item
-
-    def _load(self) -> TriageModel:
-        model, _ = registry.load(self.root, self.model, self.pinned)
-        return model  # type: ignore[no-any-return]
+        self._model: TriageModel
+        _ = self.version  # fail now (a clear error at build time), not on the first item
 
     @property
     def version(self) -> str:
-        v = self.pinned or registry.versions(self.root, self.model)[-1]
-        return f"{self.model}-v{v}"
+        """The version that decides next: the engine reads it before each decision, so a newly
+        trained version takes over from the next item, and the audit names the one that decided."""
+        self._model, card = registry.load(self.root, self.model, self.pinned)
+        return f"{self.model}-v{card['version']}"
 
     def decide(self, item: Mapping[str, Any]) -> Proposal:
-        model = self._load()
+        model = self._model
         pred = model.predict([item], explain=5)[0]
         if pred.label is None:
             return Proposal(None, 0.0, "nothing to read: the item's text fields are empty")

@@ -20,6 +20,7 @@ __all__ = ["load", "model_cards", "save", "versions"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CACHE: dict[tuple[str, int, float], Any] = {}
+_CARDS: dict[tuple[str, float], dict[str, Any]] = {}
 
 
 def _dir(root: Path, name: str) -> Path:
@@ -70,8 +71,11 @@ def card(root: Path, name: str, version: int | None = None) -> dict[str, Any]:
     v = known[-1] if version is None else version
     if v not in known:
         raise ModelNotFoundError(f"model {name!r} has no version {v}", hint=f"versions: {', '.join(map(str, known))}")
-    data: dict[str, Any] = json.loads((_dir(root, name) / f"v{v}" / "card.json").read_text(encoding="utf-8"))
-    return data
+    path = _dir(root, name) / f"v{v}" / "card.json"
+    key = (str(path), path.stat().st_mtime)  # a decider reads the card before every decision
+    if key not in _CARDS:
+        _CARDS[key] = json.loads(path.read_text(encoding="utf-8"))
+    return dict(_CARDS[key])
 
 
 def load(root: Path, name: str, version: int | None = None) -> tuple[Any, dict[str, Any]]:

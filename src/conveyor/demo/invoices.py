@@ -258,9 +258,9 @@ def run_invoice_check(ws: Workspace, *, days: int = 30) -> dict[str, Any]:
     from conveyor.automation import monitor, run_trigger
     from conveyor.automation.definitions import automation_path
     from conveyor.automation.triggers import mark_seen
-    from conveyor.service import invoice_check, invoice_overview
+    from conveyor.service import has_invoice_documents, invoice_check
 
-    if invoice_overview(ws) is None:
+    if not has_invoice_documents(ws):
         return {}
     result = invoice_check(ws, everything=True, limit=1_000_000)
     planted_rows = ws.store.rows("SELECT invoice_id, planted FROM main.invoices")
