@@ -45,6 +45,7 @@ __all__ = [
     "ingest",
     "inventory",
     "kpis",
+    "models_overview",
     "opportunities",
     "outcome",
     "process_map",
@@ -54,6 +55,7 @@ __all__ = [
     "review",
     "rework",
     "risk",
+    "risk_save",
     "segment_values",
     "similar_cases",
     "staffing",
@@ -120,6 +122,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "triage_model": ("GET", "/models/{name}", "viewer"),
     "similar_cases": ("POST", "/models/{name}/similar", "viewer"),
     "risk": ("GET", "/streams/{stream}/risk", "viewer"),
+    "risk_save": ("POST", "/streams/{stream}/risk", "admin"),
     "draft": ("POST", "/models/{name}/draft", "reviewer"),
     "invoice_check": ("POST", "/invoices/check", "viewer"),
 }
@@ -396,7 +399,7 @@ def decide(
     from conveyor.automation import decide as run
     from conveyor.automation import deliver_due
 
-    result = run(ws.state, ws.root, name, input, actor=_actor(actor))
+    result = run(ws.state, ws.root, name, input, actor=_actor(actor), store=ws.store)
     if deliver and result["tier"] == "auto":
         deliver_due(ws.state, ws)
     return result
@@ -816,12 +819,17 @@ def triage_eval(
 
 
 def triage_models(ws: Workspace) -> dict[str, Any]:
-    """Every trained model's newest card (`conveyor triage models`), mistakes left out."""
+    """Every trained model's newest card (`conveyor triage models`), mistakes left out; SLA risk
+    models with their time-split figures."""
     from conveyor.decide import registry
 
     out = []
     for c in registry.model_cards(ws.root):
-        m = c.get("metrics", {})
+        m = c.get("metrics") or {}
+        if c.get("kind") == "risk":
+            keep = ("auc", "precision_top_10", "breach_rate", "naive", "cut", "note")
+            out.append({k: v for k, v in c.items() if k != "metrics"} | {"metrics": {k: m.get(k) for k in keep}})
+            continue
         out.append(
             {k: v for k, v in c.items() if k != "metrics"}
             | {
@@ -869,15 +877,92 @@ def risk(
     end_activity: list[str] | None = None,
     as_of: str | None = None,
     limit: int = 50,
+    save: str | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Open cases by their chance of breaching the deadline, with the expected remaining time and
-    the models' time-split evaluation (`conveyor risk`)."""
-    from conveyor.decide.risk import risk as run
+    the models' time-split evaluation (`conveyor risk`). ``save``: keep the model as a version in
+    the workspace (a decider and the models page use it); ``model``: score with a saved one
+    instead of training (its evaluation is the one it was saved with)."""
+    from conveyor.decide import registry
+    from conveyor.decide.risk import fit, result, risk_model
 
     at = datetime.fromisoformat(as_of) if as_of else None
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return run(ws.store, stream, deadline=deadline, target=target, end_activity=end_activity, as_of=at, limit=limit)
+    if model is not None:
+        fitted, card = risk_model(ws.root, model)
+        if fitted.stream != stream:
+            from conveyor.decide import DecideError
+
+            raise DecideError(
+                f"model {model!r} scores stream {fitted.stream!r}, not {stream!r}",
+                hint=f"`conveyor risk {fitted.stream} --model {model}`",
+            )
+        scored = fitted.score(ws.store, as_of=at.timestamp() if at else None, limit=limit)
+        return result(fitted, scored, card["metrics"]) | {"model": model, "version": card["version"]}
+    fitted, evaluation, scored = fit(
+        ws.store, stream, deadline=deadline, target=target, end_activity=end_activity, as_of=at, limit=limit
+    )
+    out = result(fitted, scored, evaluation)
+    if save is not None:
+        card = registry.save(
+            ws.root,
+            save,
+            fitted,
+            {
+                "kind": "risk",
+                "stream": stream,
+                "deadline": deadline or f"start + {target}",
+                "data": {"source": f"stream {stream}", "rows": fitted.snapshots, "as_of": scored["as_of"]},
+                "reads": fitted.spec,
+                "end_activities": fitted.spec["end_activities"],
+                "metrics": evaluation,
+            },
+        )
+        out |= {"model": save, "version": card["version"]}
+    return out
+
+
+def models_overview(ws: Workspace, *, name: str | None = None, version: int | None = None) -> dict[str, Any]:
+    """What the models page and the review show: every model's newest card (or ``name``'s, at
+    ``version``), how each does live (decisions, final answers, latest mistakes), each risk
+    model's riskiest open cases, and the invoice checks on the workspace's documents."""
+    from conveyor.decide import registry
+    from conveyor.decide.live import live_records
+
+    if name is not None:
+        cards = [registry.card(ws.root, name, version) | {"versions": registry.versions(ws.root, name)}]
+    else:
+        cards = registry.model_cards(ws.root)
+    risks = [
+        {"card": c, **risk(ws, c["stream"], model=c["name"], limit=8)}
+        for c in cards
+        if c.get("kind") == "risk" and ws.store.has_stream(str(c.get("stream")))
+    ]
+    return {
+        "models": cards,
+        "live": live_records(ws.state, cards) if cards and _has_automations(ws) else {},
+        "risks": risks,
+        "invoices": invoice_overview(ws) if name is None else None,
+    }
+
+
+def risk_save(
+    ws: Workspace,
+    stream: str,
+    *,
+    save: str,
+    deadline: str | None = None,
+    target: str | None = None,
+    end_activity: list[str] | None = None,
+    as_of: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Train an SLA risk model and keep it as a version named ``save`` (`conveyor risk --save`)."""
+    return risk(
+        ws, stream, deadline=deadline, target=target, end_activity=end_activity, as_of=as_of, limit=limit, save=save
+    )
 
 
 def draft(ws: Workspace, name: str, *, item: dict[str, Any], reply: str | None = None) -> dict[str, Any]:

@@ -96,3 +96,105 @@ def test_helpdesk_time_split(tmp_path: Path) -> None:
     assert ev["test_cases"] > 500
     assert ev["auc"] >= 0.7, ev
     assert ev["auc"] > ev["naive"]["auc"]
+
+
+RISK_AUTOMATION = """\
+name: sla-watch
+owner: support
+labels: [escalate, leave]
+input:
+  case: {type: string}
+case_field: case
+trigger: {kind: events, stream: support}
+decider: {kind: sla_risk, options: {model: support-sla, at_risk: escalate, on_track: leave}}
+policy: {auto_at: 0.9, suggest_at: 0.6}
+status: live
+"""
+
+
+def test_a_saved_model_scores_and_decides(tmp_path: Path) -> None:
+    """Saved once, the model scores the open cases without training again (the same answer),
+    judges one case at a time behind an automation (at the time of the decision: a replayed
+    event's), and is listed with the trained models; the clear errors of a wrong model."""
+    from conveyor.automation import build_decider, decide, run_trigger
+    from conveyor.automation.definitions import AutomationError, parse_automation
+
+    root = init_workspace(tmp_path / "ws")
+    with open_workspace(root) as ws:
+        ingest(
+            ws.store, _log(tmp_path / "log.csv"), stream="support", case_id="case", activity="activity", timestamp="ts"
+        )
+        trained = service.risk_save(ws, "support", target="10h", save="support-sla")
+        assert (trained["model"], trained["version"]) == ("support-sla", 1)
+        scored = service.risk(ws, "support", model="support-sla")
+        assert scored["cases"] == trained["cases"]  # the saved model answers as the fresh one did
+        assert scored["evaluation"] == trained["evaluation"]
+        (card,) = service.triage_models(ws)["models"]
+        assert (card["kind"], card["stream"], card["deadline"]) == ("risk", "support", "start + 10h")
+        (overview,) = service.models_overview(ws)["risks"]
+        assert overview["open_cases"] == 6
+        assert overview["card"]["name"] == "support-sla"
+
+        (root / "automations").mkdir()
+        (root / "automations" / "sla-watch.yaml").write_text(RISK_AUTOMATION, encoding="utf-8")
+        # an open escalated case: it will breach; judged where the log ends
+        risky = next(c for c in trained["cases"] if not c["already_breached"] and c["last_activity"] == "Escalate")
+        d = decide(
+            ws.state, root, "sla-watch", {"case": risky["case_id"]}, actor="t", at=trained["as_of"], store=ws.store
+        )
+        assert (d["label"], d["decider_version"]) == ("escalate", "support-sla-v1")
+        assert d["confidence"] >= 0.9
+        assert d["tier"] == "auto"
+        assert "chance of missing its deadline" in d["explanation"]
+        assert "last step Escalate" in d["explanation"]
+        # judged now (the log ended months ago): already past its deadline
+        d = decide(ws.state, root, "sla-watch", {"case": risky["case_id"]}, actor="t", store=ws.store)
+        assert d["label"] == "escalate"
+        assert "h ago" in d["explanation"]
+        # a closed case: nothing to act on
+        d = decide(ws.state, root, "sla-watch", {"case": "c11"}, actor="t", store=ws.store)
+        assert (d["label"], d["confidence"]) == ("leave", 1.0)
+        assert "closed" in d["explanation"]
+        # no store (a caller without the workspace), an unknown case: a person decides
+        assert decide(ws.state, root, "sla-watch", {"case": "c5"}, actor="t")["label"] is None
+        d = decide(ws.state, root, "sla-watch", {"case": "c9999"}, actor="t", store=ws.store)
+        assert d["label"] is None
+        assert "no case 'c9999'" in d["explanation"]
+        # the events trigger replays the log: each event's case judged as it stood then
+        out = run_trigger(ws, ws.state, "sla-watch", replay=True, until=datetime(2026, 1, 15, tzinfo=UTC))
+        assert out["decided"] > 250
+        assert not out["problems"]
+        rows = ws.state.execute(
+            "SELECT case_id AS c, label, confidence FROM decisions "
+            "WHERE automation = 'sla-watch' AND created_at < '2026-01-16' ORDER BY created_at"
+        )
+        by_case: dict[str, list[tuple[str, float]]] = {}
+        for r in rows:
+            by_case.setdefault(r["c"], []).append((r["label"], r["confidence"]))
+        events = [line.split(",") for line in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+        escalated = {e[0] for e in events if e[1] == "Escalate" and e[0] in by_case}
+        closed = {e[0] for e in events if e[1] == "Close" and e[2] < "2026-01-15"}
+        assert len(escalated) > 30
+        assert len(closed) > 80
+        # judged at its escalation, the case will breach; once closed, nothing to act on
+        assert all(by_case[c][1][0] == "escalate" for c in escalated)
+        assert all(by_case[c][-1] == ("leave", 1.0) for c in closed)
+        # at creation nothing says which cases breach: the on-track label, without certainty
+        assert sum(by_case[c][0][0] == "leave" for c in by_case) > 0.9 * len(by_case)
+
+        bad = parse_automation({**_yaml(RISK_AUTOMATION), "labels": ["urgent", "leave"]})
+        with pytest.raises(AutomationError, match="'escalate' is not one of the automation's labels"):
+            build_decider(bad, root)
+        wrong = parse_automation(
+            {**_yaml(RISK_AUTOMATION), "decider": {"kind": "triage", "options": {"model": "support-sla"}}}
+        )
+        with pytest.raises(AutomationError, match="is a risk model, not a triage model"):
+            build_decider(wrong, root)
+        with pytest.raises(DecideError, match="scores stream 'support', not 'other'"):
+            service.risk(ws, "other", model="support-sla")
+
+
+def _yaml(text: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(text)

@@ -117,6 +117,11 @@ def test_the_review_queue_works_from_the_keyboard(browser: Any, server: Server) 
     assert second != first
     page.keyboard.press("k")
     assert page.locator(".qitem.sel").get_attribute("data-id") == first
+    # a suggested reply: the reply to the closest resolved ticket (no drafting endpoint set)
+    page.keyboard.press("r")
+    page.wait_for_selector("#draft")
+    assert len(page.input_value("#draft")) > 40
+    assert "closest resolved case" in page.inner_text("#draftbox")
     page.keyboard.press("a")  # accept
     page.wait_for_function(f"document.querySelectorAll('.qitem').length === {before - 1}")
     watch.check()
@@ -173,6 +178,15 @@ def test_sla_risk_through_the_api(server: Server) -> None:
     assert body["open_cases"] >= 1
     assert len(body["cases"]) <= 5
     assert body["evaluation"]["auc"] > 0.7
+    # the demo's saved model scores without training: the tickets open where the log ends
+    saved = server.get("/api/v1/streams/ticket-to-resolution/risk", params={"model": "ticket-sla"}).json()
+    assert (saved["model"], saved["version"]) == ("ticket-sla", 1)
+    assert saved["open_cases"] >= 1
+    assert saved["evaluation"]["auc"] > 0.7
+    # training and keeping one is an admin's call
+    body = {"save": "ticket-sla", "deadline": "sla_deadline"}
+    denied = server.request("POST", "/api/v1/streams/ticket-to-resolution/risk", "viewer", json=body)
+    assert denied.status_code == 403
     bad = server.get("/api/v1/streams/ticket-to-resolution/risk")
     assert bad.status_code == 422
     assert "give the deadline" in bad.json()["error"]["message"]

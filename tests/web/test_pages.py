@@ -121,6 +121,13 @@ def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -
     checks = page.locator(".card.invoices")
     assert checks.locator("table.invoice-flags tr").count() == 9  # a header and the 8 largest flagged
     assert "are held" in checks.inner_text()
+    # the SLA risk model: its time split and the open tickets most likely to miss their deadline
+    risk = page.locator('.card.risk[data-model="ticket-sla"]')
+    assert "AUC" in risk.inner_text()
+    assert risk.locator("table.risk-cases tr").count() >= 2
+    # the classifier in use: its decisions, and the ones reviewers changed
+    assert "decisions by ticket-triage" in card.locator(".live").inner_text()
+    assert card.locator("table.live-mistakes tr").count() >= 2
 
 
 def test_a_filter_changes_the_numbers(browser: Any, server: Server) -> None:

@@ -5,6 +5,10 @@ confidence and an explanation (and, where it can, similar past cases).
         version = "2026-11-01"
         def decide(self, item): return Proposal("Billing", 0.93, "mentions an invoice")
 
+A decider that reads more than the item (e.g. the case's events so far) defines
+``decide_with(item, context)`` instead: the :class:`Context` carries the workspace's store and
+the time the decision is for (a replayed event's time; else now).
+
 A decider may say ``inline = True`` when it is quick and does no I/O: it then runs in the
 caller's thread (no timeout can stop it) instead of on a worker thread. This module ships the
 ``rules`` decider. Other kinds register a factory with
@@ -20,13 +24,14 @@ import importlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from conveyor.automation.conditions import describe, matches
 from conveyor.automation.definitions import Automation, AutomationError, DeciderSpec
 
-__all__ = ["DECIDERS", "Decider", "Proposal", "RulesDecider", "build_decider", "register_decider"]
+__all__ = ["DECIDERS", "Context", "Decider", "Proposal", "RulesDecider", "build_decider", "register_decider"]
 
 
 @dataclass
@@ -37,6 +42,15 @@ class Proposal:
     confidence: float
     explanation: str
     similar: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decider may read besides the item: the workspace's store (None where the caller has
+    none) and the moment the decision is for."""
+
+    store: Any
+    at: datetime
 
 
 @runtime_checkable
@@ -109,7 +123,11 @@ def _python(spec: DeciderSpec, auto: Automation, root: Path) -> Decider:
 
 
 #: kinds shipped in other conveyor packages, imported on first use (scikit-learn loads only then)
-_PLUGINS = {"triage": "conveyor.decide.deciders", "invoice_check": "conveyor.decide.deciders"}
+_PLUGINS = {
+    "triage": "conveyor.decide.deciders",
+    "invoice_check": "conveyor.decide.deciders",
+    "sla_risk": "conveyor.decide.deciders",
+}
 
 register_decider("rules", _rules)
 register_decider("python", _python)

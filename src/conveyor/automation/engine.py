@@ -21,7 +21,7 @@ from typing import Any
 
 from conveyor.automation import audit
 from conveyor.automation.conditions import describe, matches
-from conveyor.automation.deciders import Decider, Proposal, build_decider
+from conveyor.automation.deciders import Context, Decider, Proposal, build_decider
 from conveyor.automation.definitions import Automation, AutomationError, load_automation, seconds
 from conveyor.state import StateStore
 
@@ -186,16 +186,21 @@ def _decider(auto: Automation, root: Path) -> Decider:
         return found[1]
 
 
-def _run_decider(decider: Decider, item: dict[str, Any], timeout_ms: int) -> tuple[Proposal | None, str | None]:
+def _run_decider(
+    decider: Decider, item: dict[str, Any], timeout_ms: int, context: Context
+) -> tuple[Proposal | None, str | None]:
     """The decider's proposal, or why there is none. Deciders run on a worker thread so that one
     past its timeout can be left behind; one that says ``inline = True`` (quick, no I/O, like the
-    rules decider) runs in place, sparing the hand-over to a thread on every decision."""
+    rules decider) runs in place, sparing the hand-over to a thread on every decision. One with
+    ``decide_with`` gets the context (store, time) too."""
     proposal: Any
+    with_context = getattr(decider, "decide_with", None)
+    call = (lambda it: with_context(it, context)) if with_context is not None else decider.decide
     try:
         if getattr(decider, "inline", False):
-            proposal = decider.decide(dict(item))
+            proposal = call(dict(item))
         else:
-            proposal = _POOL.submit(decider.decide, dict(item)).result(timeout=timeout_ms / 1000)
+            proposal = _POOL.submit(call, dict(item)).result(timeout=timeout_ms / 1000)
     except FutureTimeout:
         return None, f"the decider did not answer within {timeout_ms} ms"
     except Exception as exc:
@@ -213,8 +218,11 @@ def decide(
     *,
     actor: str | None,
     at: str | None = None,
+    store: Any = None,
 ) -> dict[str, Any]:
     """Decide on one item: ``{"decision_id", "tier", "label", "confidence", "explanation", ...}``.
+    ``store``: the workspace's store, for deciders that read the case's history; ``at``: the time
+    the decision is recorded at (a replay's), also the time those deciders judge the case at.
 
     ``tier`` is what happens now: ``auto`` (the automation acts), ``suggest`` (a person confirms
     the proposal) or ``human`` (a person decides). While in shadow or paused, everything goes to
@@ -236,7 +244,8 @@ def decide(
         decider, version = None, "unavailable"
         error: str | None = exc.message
     if decider is not None:
-        proposal, error = _run_decider(decider, clean, auto.decider.timeout_ms)
+        context = Context(store, datetime.fromisoformat(at) if at else _now())
+        proposal, error = _run_decider(decider, clean, auto.decider.timeout_ms, context)
     else:
         proposal = None
     latency = (time.perf_counter() - started) * 1000

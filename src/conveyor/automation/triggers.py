@@ -96,7 +96,7 @@ def _decide_rows(
         # a replayed event is decided a second after it happened
         at = (row["_ts"] + timedelta(seconds=1)).astimezone(UTC).isoformat(timespec="microseconds") if replay else None
         try:
-            decide(state, ws.root, auto.name, item, actor=_ACTOR, at=at)
+            decide(state, ws.root, auto.name, item, actor=_ACTOR, at=at, store=ws.store)
             decided += 1
         except AutomationError as exc:
             skipped += 1

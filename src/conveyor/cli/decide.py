@@ -175,19 +175,27 @@ def triage_models(workspace: WorkspaceOpt = None, json: JsonOpt = False) -> None
         return
     from rich.table import Table
 
-    table = Table("model", "versions", "trained", "by", "data", "labels", "accuracy", "macro-F1", "cov@90%")
+    table = Table("model", "kind", "versions", "trained", "by", "data", "labels", "quality (held out)")
     for m in data["models"]:
         q = m["metrics"]
+        if m.get("kind") == "risk":
+            quality = f"AUC {q['auc']:.2f}, top 10% {_pct(q['precision_top_10'])}" if q.get("auc") else "-"
+            labels = f"deadline {m['deadline']}"
+        else:
+            quality = (
+                f"accuracy {_pct(q.get('accuracy'))}, macro-F1 {q.get('macro_f1') or 0:.3f}, "
+                f"cov@90% {_pct((q.get('coverage_at_precision') or {}).get('0.9'))}"
+            )
+            labels = str(len(m["labels"]))
         table.add_row(
             m["name"],
+            m.get("kind", "triage"),
             str(len(m["versions"])),
             m["trained_at"][:16],
             m["trained_by"],
             m["data"]["source"],
-            str(len(m["labels"])),
-            _pct(q.get("accuracy")),
-            f"{q.get('macro_f1') or 0:.3f}",
-            _pct((q.get("coverage_at_precision") or {}).get("0.9")),
+            labels,
+            quality,
         )
     console.print(table if data["models"] else "no models yet: `conveyor triage train --file F --text T --label L`")
 
@@ -229,27 +237,35 @@ def risk(
         str | None, typer.Option(help="Look at the log as it stood at this time (ISO 8601); default: its last event.")
     ] = None,
     limit: Annotated[int, typer.Option(help="How many open cases to list.")] = 20,
+    save: Annotated[
+        str | None, typer.Option(help="Keep the model as a version named this (for a decider and the models page).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Score with a saved model instead of training one (fast).")] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Open cases by their chance of breaching the deadline, with the expected remaining time,
     and how well that worked on a time split of the past (AUC, precision among the riskiest 10%)."""
-    result = call_service(
-        workspace,
-        "risk",
-        stream,
-        deadline=deadline,
-        target=target,
-        end_activity=end_activity,
-        as_of=as_of,
-        limit=limit,
-    )
+    options: dict[str, Any] = {
+        "deadline": deadline,
+        "target": target,
+        "end_activity": end_activity,
+        "as_of": as_of,
+        "limit": limit,
+    }
+    if save is not None:
+        result = call_service(workspace, "risk_save", stream, save=save, **options)
+    else:
+        result = call_service(workspace, "risk", stream, model=model, **options)
     if json:
         print_json(result)
         return
     from rich.table import Table
 
     ev = result["evaluation"] or {}
+    if result.get("model"):
+        verb = "saved as" if save is not None else "scored by"
+        console.print(f"[dim]{verb} model {result['model']} v{result['version']}[/]")
     console.print(
         f"[bold]{stream}[/] as of {result['as_of'][:16]}: {result['open_cases']:,} open cases "
         f"(closed by: {', '.join(result['end_activities']) or 'every case counts as closed'}), deadline {result['deadline']}"

@@ -90,6 +90,7 @@ def render_demo(console: Console, summary: dict[str, Any]) -> None:
             f"    conveyor automation monitor {t['automation']} -w {ws} · conveyor queue -w {ws} · conveyor audit verify -w {ws}"
         )
     _render_invoices(console, summary.get("invoices") or {}, ws)
+    _render_risk(console, summary.get("risk") or {}, ws)
     _render_planning(console, summary.get("planning") or {}, ws)
     review = summary["review"]
     console.print(
@@ -119,6 +120,23 @@ def _render_invoices(console: Any, inv: dict[str, Any], ws: Any) -> None:
     console.print(
         f"    automation {inv['automation']} decided the last {inv['decided']} invoices live "
         f"(coverage {pct(inv['coverage'])}) · conveyor invoices check -w {ws}"
+    )
+
+
+def _render_risk(console: Any, r: dict[str, Any], ws: Any) -> None:
+    """The demo's SLA risk model: its time-split figures and the open tickets at risk."""
+    if not r:
+        return
+    ev = r["evaluation"]
+    score = (
+        f"AUC {ev['auc']:.2f} (time used alone {ev['naive']['auc']:.2f}), "
+        f"{pct(ev['precision_top_10'])} of the riskiest 10% breached"
+        if ev.get("auc") is not None
+        else f"not evaluated: {ev.get('note')}"
+    )
+    console.print(
+        f"\n[bold]SLA risk[/] ({r['model']} on {r['stream']}): {score}; now {r['open_cases']:,} open tickets, "
+        f"{r['at_risk']:,} likely to miss their deadline · conveyor risk {r['stream']} --model {r['model']} -w {ws}"
     )
 
 

@@ -1,5 +1,6 @@
-"""Trained models and invoice checks as automation deciders: ``kind: triage`` (below) and
-``kind: invoice_check`` (:class:`InvoiceDecider`) in an automation's YAML.
+"""Trained models and invoice checks as automation deciders: ``kind: triage`` (below),
+``kind: sla_risk`` (:class:`RiskDecider`) and ``kind: invoice_check`` (:class:`InvoiceDecider`)
+in an automation's YAML.
 
     decider:
       kind: triage
@@ -17,12 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from conveyor.automation.deciders import Decider, Proposal, register_decider
+from conveyor.automation.deciders import Context, Decider, Proposal, register_decider
 from conveyor.automation.definitions import Automation, AutomationError, DeciderSpec
 from conveyor.decide import DecideError, registry
 from conveyor.decide.triage import TriageModel, explain
 
-__all__ = ["InvoiceDecider", "TriageDecider"]
+__all__ = ["InvoiceDecider", "RiskDecider", "TriageDecider"]
 
 
 class TriageDecider:
@@ -63,6 +64,12 @@ def _triage(spec: DeciderSpec, auto: Automation, root: Path) -> Decider:
             field="decider.options.model",
         )
     try:
+        kind = registry.card(root, str(name), spec.options.get("version")).get("kind", "triage")
+        if kind != "triage":
+            raise DecideError(
+                f"model {name!r} is a {kind} model, not a triage model",
+                hint="kind: sla_risk reads risk models" if kind == "risk" else None,
+            )
         return TriageDecider(  # type: ignore[return-value]  # version is a property (the newest model)
             root,
             str(name),
@@ -177,3 +184,94 @@ def _invoice_check(spec: DeciderSpec, auto: Automation, root: Path) -> Decider:
 
 
 register_decider("invoice_check", _invoice_check)
+
+
+class RiskDecider:
+    """``kind: sla_risk``: a saved SLA risk model (``conveyor risk STREAM --save NAME``) judges the
+    item's case from its events so far, at the time of the decision (a replayed event's time, else
+    now; never before the case's last event).
+
+        decider:
+          kind: sla_risk
+          options: {model: ticket-sla, at_risk: escalate, on_track: leave}   # labels; these defaults:
+                                                                            # at_risk, on_track
+
+    The item's ``case_field`` names the case. Breach probability p of at least ``threshold``
+    (default 0.5) gives the at-risk label with confidence p, below it the on-track label with
+    1 - p; a closed case gets on-track with confidence 1 (nothing left to act on)."""
+
+    def __init__(self, root: Path, options: Mapping[str, Any], case_field: str, labels: list[str]) -> None:
+        from conveyor.decide.risk import RiskModel, risk_model
+
+        self.root, self.name, self.pinned = root, str(options["model"]), options.get("version")
+        self.case_field = case_field
+        self.at_risk = str(options.get("at_risk", "at_risk"))
+        self.on_track = str(options.get("on_track", "on_track"))
+        self.threshold = float(options.get("threshold", 0.5))
+        missing = [x for x in (self.at_risk, self.on_track) if labels and x not in labels]
+        if missing:
+            raise DecideError(
+                f"label {missing[0]!r} is not one of the automation's labels ({', '.join(labels)})",
+                hint="options at_risk and on_track name the labels to give",
+            )
+        self._model: RiskModel
+        self._model, _ = risk_model(root, self.name, self.pinned)
+        _ = self.version
+
+    @property
+    def version(self) -> str:
+        from conveyor.decide.risk import risk_model
+
+        self._model, card = risk_model(self.root, self.name, self.pinned)
+        return f"{self.name}-v{card['version']}"
+
+    def decide(self, item: Mapping[str, Any]) -> Proposal:
+        return Proposal(None, 0.0, "an SLA risk decider reads the case's events: it needs the workspace's store")
+
+    def decide_with(self, item: Mapping[str, Any], context: Context) -> Proposal:
+        if context.store is None:
+            return self.decide(item)
+        case_id = item.get(self.case_field)
+        if case_id is None:
+            return Proposal(None, 0.0, f"the item has no {self.case_field!r}: which case is it?")
+        model = self._model
+        r = model.case(context.store, str(case_id), as_of=context.at.timestamp())
+        if r is None:
+            return Proposal(None, 0.0, f"stream {model.stream!r} has no case {case_id!r}")
+        if r["closed"]:
+            met = "missed" if r["breached"] else "met"
+            return Proposal(self.on_track, 1.0, f"case {case_id} closed {r['ended'][:16]}: it {met} its deadline")
+        p = r.get("breach_probability")
+        if p is None:
+            return Proposal(None, 0.0, f"case {case_id}: {r.get('note', 'no deadline')}")
+        rem = r["expected_remaining_hours"]
+        left = r["hours_to_deadline"]
+        why = (
+            f"{p:.0%} chance of missing its deadline ({r['deadline'][:16]}, "
+            + (f"{-left:.1f} h ago" if left < 0 else f"{left:.1f} h left")
+            + f"): {r['elapsed_hours']:.1f} h since it opened, last step {r['last_activity'] or '-'}"
+            + (f", about {rem:.1f} h of work expected still" if rem is not None else "")
+        )
+        if p >= self.threshold:
+            return Proposal(self.at_risk, p, why)
+        return Proposal(self.on_track, 1.0 - p, why)
+
+
+def _sla_risk(spec: DeciderSpec, auto: Automation, root: Path) -> Decider:
+    if not spec.options.get("model"):
+        raise AutomationError(
+            "decider.options.model: an sla_risk decider names its risk model",
+            hint="save one with `conveyor risk STREAM --target 3d --save NAME`",
+            field="decider.options.model",
+        )
+    if not auto.case_field:
+        raise AutomationError(
+            "case_field: an sla_risk decider needs the item's case (set case_field)", field="case_field"
+        )
+    try:
+        return RiskDecider(root, spec.options, auto.case_field, list(auto.labels))  # type: ignore[return-value]
+    except DecideError as exc:
+        raise AutomationError(f"decider.options: {exc.message}", hint=exc.hint, field="decider.options") from None
+
+
+register_decider("sla_risk", _sla_risk)

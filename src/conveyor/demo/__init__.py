@@ -132,7 +132,23 @@ def write_demo_sources(
             if writer is not None:
                 writer.close()
         paths[spec.name] = path
+    _hold_back(paths["ticket-to-resolution"])
     return paths
+
+
+def _hold_back(path: Path) -> None:
+    """Make the support log end where a live one would: at the last ticket's arrival. Steps
+    after that have not happened yet, so the tickets still being worked on are open (the SLA
+    risk model has something to score)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    if table.num_rows == 0:
+        return
+    firsts = table.group_by("case_id").aggregate([("timestamp", "min")])
+    cut = pc.max(firsts["timestamp_min"])
+    pq.write_table(table.filter(pc.less_equal(table["timestamp"], cut)), path)
 
 
 def run_demo(
@@ -179,6 +195,11 @@ def run_demo(
             progress("checking the supplier invoices", 0.935)
         documents = write_documents(ws, sources["procure-to-pay"], seed=seed)
         invoices = run_invoice_check(ws)
+        if progress is not None:
+            progress("learning which tickets miss their deadline", 0.937)
+        from conveyor.demo.risk import run_risk
+
+        risk = run_risk(ws)
         from conveyor.demo.planning import run_planning
 
         planning = run_planning(ws, progress)
@@ -201,6 +222,7 @@ def run_demo(
         "analyses": analyses,
         "automation": triage,
         "invoices": invoices,
+        "risk": risk,
         "planning": planning,
         "review": review,
     }

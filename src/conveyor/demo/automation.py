@@ -133,6 +133,7 @@ def _train_model(ws: Workspace, *, until: datetime) -> dict[str, Any] | None:
             stream=STREAM,
             text=["subject", "body"],
             categorical=["priority", "customer_tier"],
+            outcome=["time_to_resolve_hours", "reply"],  # the replies suggest drafts in the queue
             label="queue",
             name=NAME,
             until=until.isoformat(),

@@ -275,11 +275,12 @@ def _generate(name: str, start: int, m: int, rng: np.random.Generator) -> pa.Tab
         tier = rng.choice(3, size=m, p=[0.15, 0.35, 0.5])
         sim = simulate(flow, arrivals_us=arrivals, classes=queue, rng=rng)
         sla_hours = np.array([4, 8, 24, 72])[priority]
-        subject, body, category = ticket_texts(rng, queue, queues)
+        subject, body, category, reply = ticket_texts(rng, queue, queues)
         attrs = {
             "subject": pa.array(subject, pa.string()),
             "body": pa.array(body, pa.string()),
             "category": pa.array(category, pa.string()),
+            "reply": pa.array(reply, pa.string()),
             "queue": pa.array(np.array(queues, dtype=object)[queue], pa.string()),
             "priority": pa.array(np.array(["P1", "P2", "P3", "P4"], dtype=object)[priority], pa.string()),
             "customer_tier": pa.array(np.array(["gold", "silver", "bronze"], dtype=object)[tier], pa.string()),

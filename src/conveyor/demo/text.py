@@ -93,6 +93,50 @@ _TEMPLATES: dict[str, list[tuple[str, str, str]]] = {
         ),
     ],
 }
+# How each queue answered each kind of ticket (by the resolving queue): the past replies a
+# reviewer's suggested reply is drawn from.
+_REPLIES: dict[str, list[str]] = {
+    "Service Desk": [
+        "Hi {user}, the {app} password is reset and the account unlocked. The temporary password was sent by SMS; "
+        "you will be asked to change it at the first login.",
+        "Hello, the accounts for the new colleague in {site} (email, {app} and VPN) are ready. Credentials go to "
+        "their manager on {day} morning.",
+        "Hi, the export needs the 'Report export' role in {app}; we have added it. Log out and back in and the "
+        "button is active.",
+    ],
+    "Network": [
+        "Hi, the VPN gateway for {site} had a failing tunnel; we moved the site to the backup gateway. "
+        "Please tell us if it drops again.",
+        "The access point serving the {site} warehouse had lost power; it is back and the scanners reconnect. "
+        "Orders written on paper can be keyed in now.",
+        "We found a saturated link between {site} and the data centre and raised its bandwidth. {app} should "
+        "load normally again.",
+    ],
+    "Billing": [
+        "Dear {customer}, we have issued a credit note for the difference on invoice {invoice}. It will be "
+        "settled against your next payment.",
+        "Dear {customer}, the duplicate of invoice {invoice} is cancelled; only one will be collected in the "
+        "payment run on {day}.",
+        "Dear {customer}, your payment of {amount} EUR is now matched to invoice {invoice} and the account "
+        "shows it as paid.",
+    ],
+    "Applications": [
+        "Hi, error {code} in {app} came from a limit on order lines; the fix is deployed and orders of any "
+        "length save again.",
+        "The {report} report in {app} summed a cancelled-lines column after the update; it is corrected and "
+        "the totals match again.",
+        "The 'requested delivery date' field is added to the {app} order screen in the test system; it goes "
+        "live after your sign-off.",
+    ],
+    "Hardware": [
+        "Hi, the label printer in {site} had a worn platen roller; the technician replaced it and it prints "
+        "without jams again.",
+        "Hi {user}, the laptop's disk failed; a replacement laptop with your files restored is ready at the "
+        "{site} service point.",
+        "The scanner's battery is replaced; the old one is recycled. A spare battery is in the charging "
+        "station in {site}.",
+    ],
+}
 _FILL = {
     "user": ["A. Jansen", "M. Rossi", "K. Novak", "S. Okafor", "L. Martin", "P. Schmidt", "R. Silva", "J. Kim"],
     "app": ["SAP", "the WMS", "Salesforce", "the customer portal", "Power BI", "the TMS"],
@@ -107,11 +151,12 @@ _FILL = {
 
 def ticket_texts(
     rng: np.random.Generator, queue: np.ndarray, queues: list[str]
-) -> tuple[list[str], list[str], list[str]]:
-    """Subject, body and category for each ticket, by its queue."""
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Subject, body, category and the resolving queue's reply for each ticket, by its queue."""
     subjects: list[str] = []
     bodies: list[str] = []
     categories: list[str] = []
+    replies: list[str] = []
     pick = rng.integers(0, 3, size=queue.size)
     fills = {k: rng.integers(0, len(v), size=queue.size) for k, v in _FILL.items()}
     nums = rng.integers(10, 999, size=(queue.size, 3))
@@ -133,4 +178,5 @@ def ticket_texts(
         subjects.append(subject.format(**values))
         bodies.append(body.format(**values))
         categories.append(category)
-    return subjects, bodies, categories
+        replies.append(_REPLIES[queues[q]][pick[i]].format(**values))
+    return subjects, bodies, categories, replies

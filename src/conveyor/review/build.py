@@ -226,12 +226,9 @@ def build_review(
     from conveyor.planning.saved import overview
 
     planning = overview(ws.root)
-    from conveyor.decide.registry import model_cards
+    from conveyor.service import models_overview
 
-    models = model_cards(ws.root)
-    from conveyor.service import invoice_overview
-
-    invoices = invoice_overview(ws)
+    trained = models_overview(ws)
     if progress is not None:
         progress("writing the review", 0.95)
     return {
@@ -241,8 +238,10 @@ def build_review(
         "sections": sections,
         "automations": automations,
         "planning": planning if any(planning.values()) else None,
-        "models": models,
-        "invoices": invoices,
+        "models": trained["models"],
+        "live": trained["live"],
+        "risks": trained["risks"],
+        "invoices": trained["invoices"],
         "maturity": maturity(ws, [s for s in infos if s["name"] in chosen], sections, automations),
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -369,7 +369,15 @@ def render_html(review: dict[str, Any]) -> str:
     return str(
         environment()
         .get_template("report.html.j2")
-        .render(r=review, plotly_js=plotly_js(), pl=review.get("planning"), models=review.get("models"), figs=figs)
+        .render(
+            r=review,
+            plotly_js=plotly_js(),
+            pl=review.get("planning"),
+            models=review.get("models"),
+            live=review.get("live"),
+            risks=review.get("risks"),
+            figs=figs,
+        )
     )
 
 

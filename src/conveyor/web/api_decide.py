@@ -97,10 +97,34 @@ def risk(
     end_activity: Annotated[list[str] | None, Query(description="Activities that close a case (repeat).")] = None,
     as_of: Annotated[str | None, Query(description="The log as it stood at this time (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    model: Annotated[str | None, Query(description="Score with this saved risk model instead of training one.")] = None,
 ) -> Response:
     return _json(
-        service.risk(ws, stream, deadline=deadline, target=target, end_activity=end_activity, as_of=as_of, limit=limit)
+        service.risk(
+            ws,
+            stream,
+            deadline=deadline,
+            target=target,
+            end_activity=end_activity,
+            as_of=as_of,
+            limit=limit,
+            model=model,
+        )
     )
+
+
+class RiskSaveRequest(_Body):
+    save: str = Field(description="The name to keep the model under (a new version when it exists).")
+    deadline: str | None = Field(default=None, description="A timestamp case attribute holding each deadline.")
+    target: str | None = Field(default=None, description="Or a target from the case's start, e.g. 3d.")
+    end_activity: list[str] | None = Field(default=None, description="Activities that close a case.")
+    as_of: str | None = Field(default=None, description="Train on the log as it stood then (ISO 8601).")
+    limit: int = Field(default=50, ge=1, le=10_000)
+
+
+@router.post("/streams/{stream}/risk", summary="Train an SLA risk model and keep it (as `conveyor risk --save`)")
+def risk_save(stream: str, body: RiskSaveRequest, _: Admin, ws: WS) -> Response:
+    return _json(service.risk_save(ws, stream, **body.model_dump()))
 
 
 class DraftRequest(_Body):

@@ -227,9 +227,14 @@ def review_page(request: Request, _: Viewer, ws: WS) -> HTMLResponse:
 
 
 def _metrics_version(root: Path) -> tuple[tuple[str, float], ...]:
-    """When the KPI definitions or rules last changed (a cached review is stale after an edit)."""
-    files = [*(root / "metrics").glob("*.yaml"), *(root / "rules").glob("*.yaml")]
-    return tuple(sorted((f.name, f.stat().st_mtime) for f in files))
+    """When the KPI definitions, rules or trained models last changed (a cached review is stale
+    after an edit or a new model version)."""
+    files = [
+        *(root / "metrics").glob("*.yaml"),
+        *(root / "rules").glob("*.yaml"),
+        *(root / "models").glob("*/v*/card.json"),
+    ]
+    return tuple(sorted((str(f.relative_to(root)), f.stat().st_mtime) for f in files))
 
 
 @router.get("/static/plotly.min.js", summary="Plotly's JavaScript (served locally: pages need no network)")

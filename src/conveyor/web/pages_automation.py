@@ -31,7 +31,14 @@ def queue_page(request: Request, who: Reviewer, ws: WS, automation: str | None =
     items = service.queue(ws, automation=automation or None, state="open", limit=500)
     autos = {a.name: a for a in list_automations(ws.root)}
     meta = {
-        name: {"labels": a.labels, "reasons": a.override_reasons, "fields": list(a.input)} for name, a in autos.items()
+        name: {
+            "labels": a.labels,
+            "reasons": a.override_reasons,
+            "fields": list(a.input),
+            # a triage model's past cases can suggest a reply
+            "draft_model": a.decider.options.get("model") if a.decider.kind == "triage" else None,
+        }
+        for name, a in autos.items()
     }
     done = service.queue(ws, automation=automation or None, state="done", limit=10)
     return _render(
@@ -79,20 +86,36 @@ def planning_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
     return _render(request, "planning.html.j2", who=who, streams=_stream_names(ws), pl=pl, figs=figs)
 
 
-@router.get("/models", response_class=HTMLResponse, summary="Trained models: held-out quality, curve, confusion")
+@router.get("/models", response_class=HTMLResponse, summary="Trained models: held-out quality, live mistakes, risk")
 def models_page(request: Request, who: Viewer, ws: WS) -> HTMLResponse:
-    from conveyor.decide.registry import model_cards
-
-    cards = model_cards(ws.root)
-    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in model_figures(cards).items()}
-    inv = service.invoice_overview(ws)
+    ov = service.models_overview(ws)
+    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in model_figures(ov["models"]).items()}
     return _render(
-        request, "models.html.j2", who=who, streams=_stream_names(ws), models=cards, figs=figs, detail=False, inv=inv
+        request,
+        "models.html.j2",
+        who=who,
+        streams=_stream_names(ws),
+        models=ov["models"],
+        live=ov["live"],
+        risks=ov["risks"],
+        figs=figs,
+        detail=False,
+        inv=ov["invoices"],
     )
 
 
 @router.get("/models/{name}", response_class=HTMLResponse, summary="One trained model")
 def model_page(request: Request, who: Viewer, ws: WS, name: str, version: int | None = None) -> HTMLResponse:
-    card = service.triage_model(ws, name, version=version)
-    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in model_figures([card]).items()}
-    return _render(request, "models.html.j2", who=who, streams=_stream_names(ws), models=[card], figs=figs, detail=True)
+    ov = service.models_overview(ws, name=name, version=version)
+    figs = {k: json.dumps(v).replace("</", "<\\/") for k, v in model_figures(ov["models"]).items()}
+    return _render(
+        request,
+        "models.html.j2",
+        who=who,
+        streams=_stream_names(ws),
+        models=ov["models"],
+        live=ov["live"],
+        risks=ov["risks"],
+        figs=figs,
+        detail=True,
+    )
