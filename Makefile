@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark bench-explore bench-append bench-scale bench-review bench-decisions bench-planning bench-triage bench-invoices clean
+.PHONY: help install system-deps install-spark compile demo test lint typecheck pytest bench bench-env bench-ingest bench-mining bench-huge bench-spark bench-explore bench-append bench-scale bench-review bench-decisions bench-planning bench-triage bench-invoices bench-risk clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,7 +76,7 @@ bench-env: ## A separate environment with PM4Py and its own default dependencies
 	@test -x .venv-pm4py/bin/python || $(PY) -m venv .venv-pm4py
 	.venv-pm4py/bin/python -m pip install --quiet --disable-pip-version-check pm4py==2.7.23.11 rustxes==0.2.11 psutil
 
-bench: bench-ingest bench-mining bench-explore bench-append bench-scale bench-review bench-decisions bench-planning bench-triage bench-invoices ## Run every benchmark and record bench/RESULTS.md
+bench: bench-ingest bench-mining bench-explore bench-append bench-scale bench-review bench-decisions bench-planning bench-triage bench-invoices bench-risk ## Run every benchmark and record bench/RESULTS.md
 
 bench-ingest: install bench-env ## Ingest speed and memory against PM4Py's readers (10M events)
 	$(BIN)/python bench/ingest.py --reference-python .venv-pm4py/bin/python
@@ -110,6 +110,9 @@ bench-triage: install ## Ticket triage on real tickets: the trained model beside
 
 bench-invoices: install ## Invoice checks on 100k orders' documents and the BPIC 2019 log
 	$(BIN)/python bench/invoices.py
+
+bench-risk: install ## SLA risk on helpdesk and the demo: time split, training, one case judged
+	$(BIN)/python bench/risk.py
 
 bench-huge: install ## conveyor alone on 100M generated events
 	$(BIN)/python bench/mining.py --sizes '' --no-bpic --huge 100000000
