@@ -79,6 +79,11 @@ def _number(text: str) -> int:
     return int(re.search(r"([\d,]+) cases in scope", text).group(1).replace(",", ""))  # type: ignore[union-attr]
 
 
+def _slide(page: Any, selector: str, value: str) -> None:
+    """Move a range input as a user lets go of it: one change event (the form submits once)."""
+    page.locator(selector).evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('change')); }", value)
+
+
 def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -> None:
     page, watch = _login(browser, server)
     case = server.get("/api/v1/streams/order-to-cash/cases?limit=1").json()["cases"][0]["case_id"]
@@ -136,8 +141,9 @@ def test_a_filter_changes_the_numbers(browser: Any, server: Server) -> None:
     page.select_option("#where", "region=North")
     page.click("#apply")
     page.wait_for_url(re.compile(r"where=region%3DNorth"))
+    page.wait_for_load_state("load")
     after = _number(page.inner_text("#scope-summary"))
-    assert 0 < after < before
+    assert 0 < after < before, (page.url, page.inner_text("#scope-summary"))
     page.select_option("#where", "")  # the form's empty choices filter nothing
     page.click("#apply")
     page.wait_for_load_state("load")
@@ -145,14 +151,19 @@ def test_a_filter_changes_the_numbers(browser: Any, server: Server) -> None:
     page.select_option("#where", "region=North")
     page.click("#apply")
     page.wait_for_url(re.compile(r"where=region%3DNorth"))
-    # the map sliders re-draw it with fewer paths
+    # the map sliders re-draw it with fewer paths: every path, then only those that connect the steps
+    _slide(page, "#paths", "1")
+    page.wait_for_url(re.compile(r"paths=1(&|$|\.0)"))
+    page.wait_for_function("document.getElementById('paths-value')?.textContent.trim() === '100%'", timeout=15_000)
     edges_before = page.locator("#map svg g.edge").count()
-    page.locator("#paths").fill("0")
-    page.locator("#paths").dispatch_event("change")
+    _slide(page, "#paths", "0")
     page.wait_for_url(re.compile(r"paths=0(&|$|\.0)"))
     page.wait_for_load_state("load")  # the URL changes before the new page's map is in (a race seen once)
-    page.wait_for_function(f"document.querySelectorAll('#map svg g.edge').length < {edges_before}", timeout=15_000)
-    assert page.locator("#map svg g.edge").count() < edges_before
+    # read the page that says it draws no optional paths (not a half-loaded one in between)
+    page.wait_for_function("document.getElementById('paths-value')?.textContent.trim() === '0%'", timeout=15_000)
+    page.wait_for_function("document.querySelectorAll('#map svg g.edge').length > 0", timeout=15_000)
+    edges_after = page.locator("#map svg g.edge").count()
+    assert edges_after < edges_before, (page.url, edges_before, edges_after)
     _shot(page, "page-filtered")
     watch.check()
 

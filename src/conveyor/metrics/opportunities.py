@@ -279,7 +279,7 @@ def _models(
 def _concentrations(engine: Engine, scope: Any, info: Any, distinct: dict[str, int]) -> dict[tuple[str, str], str]:
     """Per hand-over, a sentence when one segment of a case attribute waits far longer than the rest."""
     out: dict[tuple[str, str], tuple[float, str]] = {}
-    for attr, t in info.attributes.items():
+    for attr, t in sorted(info.attributes.items()):  # ties go to the first name, whatever the engine's column order
         if not any(x in t.upper() for x in ("VARCHAR", "STRING", "BOOL")):  # text or flags, on any engine
             continue
         if not 2 <= distinct[attr] <= 12:
@@ -289,13 +289,13 @@ def _concentrations(engine: Engine, scope: Any, info: Any, distinct: dict[str, i
             by_edge.setdefault((r["source"], r["target"]), []).append(r)
         for edge, segs in by_edge.items():
             total = sum(s["n"] for s in segs)
-            for s in segs:
+            for s in sorted(segs, key=lambda g: str(g["value"])):
                 rest_n = total - s["n"]
                 if s["n"] < 0.05 * total or rest_n < 0.2 * total or s["mean_seconds"] is None:
                     continue
                 rest = sum((o["mean_seconds"] or 0) * o["n"] for o in segs if o is not s) / rest_n
                 ratio = s["mean_seconds"] / rest if rest > 0 else 0
-                if ratio >= 2 and ratio > out.get(edge, (0.0, ""))[0]:
+                if ratio >= 2 and ratio > out.get(edge, (0.0, ""))[0] * (1 + 1e-9):
                     out[edge] = (
                         ratio,
                         f"The wait is concentrated where {attr} is {s['value']}: {human(s['mean_seconds'])} on "
