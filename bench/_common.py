@@ -93,7 +93,7 @@ def record(section: str, lines: list[str]) -> None:
     start = text.find(f"## {section}")
     if start >= 0:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + body + (text[end + 1 :] if end >= 0 else "")
+        text = text[:start] + body + ("\n" + text[end + 1 :] if end >= 0 else "")  # a blank line before the next
     else:
         text = text.rstrip("\n") + "\n\n" + body
     RESULTS.write_text(text)

@@ -126,7 +126,7 @@ def main() -> None:
             r, secs = run([CONVEYOR, "forecast", "--file", str(path), *opts, "--json", "-w", str(ws)])
             chosen = ", ".join(f"{k} {v}" for k, v in r["models_chosen"].items())
             lines.append(
-                f"| {label} | {r['mase']:.3f} | {r['mase_seasonal_naive']:.3f} | **{r['mase_ratio']:.2f}** | "
+                f"| {label} | {r['mase']:.3f} | {r['mase_seasonal_naive']:.3f} | **{r['mase_ratio']:.3f}** | "
                 f"{r['coverage_80']:.1%} | {chosen} | {secs:.1f} s |"
             )
             print(lines[-1], flush=True)
@@ -171,9 +171,11 @@ def main() -> None:
     lines += [
         "",
         "Reading it: the forecast aim (MASE <= 0.75x the seasonal naive's, 80% intervals covering 75-85%) is met on",
-        "the Walmart stores; on the Australian retail series the models beat the seasonal naive by 12% at 12 months",
-        "and 21% at 6 months (always taking the ETS/Theta mean would give 0.74x at 6 months, but worse elsewhere:",
-        "1.4x on the departments, whose erratic series the per-series choice handles); the intervals' coverage is in",
+        "the Walmart stores and missed narrowly on Australian retail at 6 months (0.752x); at 12 months the models beat",
+        "the seasonal naive by 13%, on the erratic Walmart departments by 10%. Each series' model is chosen on its own",
+        "windows shrunk towards every series' errors on the same windows (the panel weighs as 4 windows): choosing each",
+        "series alone gave 0.69x / 0.95x / 0.88x / 0.79x on these four (always taking the ETS/Theta mean: 0.74x at 6",
+        "months but 1.4x on the departments). The intervals' coverage is in",
         "range everywhere. The simulation's median is within 10% on helpdesk and request-for-payment; on sepsis,",
         "receipt, bpic2012 and bpic2013 the median sits where the cycle-time distribution has a gap between a quick",
         "and a slow group of cases (receipt: half its cases close within the hour, the rest take days), so a small",

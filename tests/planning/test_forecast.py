@@ -106,6 +106,28 @@ def test_saved_forecast_feeds_inventory_with_recommendations(tmp_path: Path) -> 
     assert "recommendation" not in items["north/b"]  # no stock given for it
 
 
+def test_a_series_choice_leans_on_the_panel_until_its_own_windows_speak() -> None:
+    """Worked by hand: two models, three windows. Ten series find B better on every window (A 1.0,
+    B 0.5); a noisy one finds A a little better on its first window (A 0.90, B 0.95); an unlike one
+    finds A far better everywhere (A 0.2, B 2.0). The panel's first windows: A (10 + 0.9 + 0.2) / 12
+    = 0.925, B (5 + 0.95 + 2.0) / 12 = 0.6625. On its own the noisy series would pick A for its
+    second window; with the panel (weight 4) A scores (0.90 + 4 x 0.925) / 5 = 0.92 and B
+    (0.95 + 4 x 0.6625) / 5 = 0.72, so B. The unlike series keeps A: (0.2 + 3.7) / 5 = 0.78 against
+    (2.0 + 2.65) / 5 = 0.93."""
+    from conveyor.planning.forecast import PANEL_WEIGHT, _PanelErrors, _select
+
+    assert PANEL_WEIGHT == 4.0
+    names = ["A", "B"]
+    steady = {f"s{i}": np.array([[1.0, 0.5]] * 3) for i in range(10)}
+    noisy = np.array([[0.90, 0.95], [1.0, 0.5], [1.0, 0.5]])
+    unlike = np.array([[0.2, 2.0], [0.2, 2.0], [0.2, 2.0]])
+    scores = {k: {"mase": m} for k, m in {**steady, "noisy": noisy, "unlike": unlike}.items()}
+    panel = _PanelErrors(scores, 2)
+    assert _select(noisy, names) == ("B", [0, 1])  # alone: A after its first window
+    assert _select(noisy, names, panel) == ("B", [1, 1])
+    assert _select(unlike, names, panel) == ("A", [0, 0])
+
+
 def test_clear_errors(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("day,units\n2026-01-01,3\nnot a day,4\n")

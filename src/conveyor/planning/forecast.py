@@ -15,6 +15,11 @@ this module adds is the honest part:
   difference of the data before its origin (Hyndman and Koehler), per series; the seasonal naive
   forecast is scored on the same windows, so ``mase / mase_seasonal_naive`` says how much better
   than the simplest honest baseline the forecast is.
+- **Each choice leans on the panel.** A series has only a few windows to choose on, so its
+  own errors are noisy: a model's score for a series is its mean MASE there, shrunk towards the
+  model's mean MASE over every series on the same (earlier) windows, the panel weighing as much
+  as ``PANEL_WEIGHT`` windows of the series' own. Series that behave unlike the rest still get
+  their own model once their own windows say so clearly.
 - **coverage_80** is the share of held-out actuals inside the scored forecasts' 80% intervals.
 
 Series are indexed by period number (day, week from the earliest date, month, quarter), so any
@@ -45,6 +50,10 @@ FREQS: dict[str, tuple[str, int]] = {"D": ("day", 7), "W": ("week", 52), "M": ("
 LEVEL = 80
 #: the combination candidate: the mean of these models' forecasts and bounds, when two or more run
 ENSEMBLE = ("AutoETS", "AutoTheta", "AutoARIMA", "MSTL")
+#: How many of a series' own windows the panel's errors count as when choosing its model
+#: (measured on Walmart and Australian retail: 0.686 / 0.946 / 0.879 / 0.792 of the seasonal
+#: naive's MASE with each series on its own, 0.679 / 0.897 / 0.875 / 0.752 with the panel at 4).
+PANEL_WEIGHT = 4.0
 #: the most recent history models are fitted on, per frequency: older data slows fitting down
 #: (an ETS search is linear in it, an ARIMA search worse) and rarely describes today's pattern
 MAX_HISTORY = {"D": 3 * 365, "W": 4 * 52, "M": 10 * 12, "Q": 10 * 4}
@@ -340,18 +349,50 @@ def _score(cv: Any, panel: Panel, names: list[str], season: int) -> dict[str, di
     return out
 
 
-def _select(mase: np.ndarray, names: list[str]) -> tuple[str, list[int]]:
-    """The model for the future (lowest mean MASE on all windows) and, for each window from the
-    second on, the model chosen on the windows before it (the honest score's picks)."""
+class _PanelErrors:
+    """Every series' cross-validated errors summed per window, windows counted from the last
+    (series of different lengths have different numbers of windows, all ending at their end)."""
 
-    def best(rows: np.ndarray) -> int:
-        means = np.array(
-            [np.nanmean(rows[:, j]) if np.isfinite(rows[:, j]).any() else np.inf for j in range(len(names))]
-        )
-        return int(np.argmin(means))
+    def __init__(self, scores: dict[str, dict[str, np.ndarray]], models: int) -> None:
+        self.sums: dict[int, np.ndarray] = {}
+        self.counts: dict[int, np.ndarray] = {}
+        for s in scores.values():
+            mase = s["mase"]
+            for w in range(mase.shape[0]):
+                back = mase.shape[0] - 1 - w
+                ok = np.isfinite(mase[w])
+                self.sums.setdefault(back, np.zeros(models))[ok] += mase[w][ok]
+                self.counts.setdefault(back, np.zeros(models))[ok] += 1
 
-    picks = [best(mase[:w]) for w in range(1, mase.shape[0])]
-    return names[best(mase)], picks
+    def mean(self, back_from: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per model, the mean error on the windows at least ``back_from`` from the last (and
+        whether there is one)."""
+        backs = [b for b in self.sums if b >= back_from]
+        total = sum((self.sums[b] for b in backs), np.zeros(len(next(iter(self.sums.values())))))
+        count = sum((self.counts[b] for b in backs), np.zeros(len(total)))
+        return total / np.maximum(count, 1), count > 0
+
+
+def _select(mase: np.ndarray, names: list[str], panel: _PanelErrors | None = None) -> tuple[str, list[int]]:
+    """The model for the future (lowest score on all windows) and, for each window from the
+    second on, the model chosen on the windows before it (the honest score's picks). A model's
+    score: its mean MASE on the series' windows, shrunk towards the panel's on windows as early."""
+    n = mase.shape[0]
+
+    def best(upto: int) -> int:
+        rows = mase[:upto]
+        ok = np.isfinite(rows)
+        own_sum, own_n = np.where(ok, rows, 0.0).sum(axis=0), ok.sum(axis=0)
+        if panel is None:
+            prior, has = np.zeros(len(names)), np.zeros(len(names), dtype=bool)
+        else:
+            prior, has = panel.mean(n - upto)  # windows no later than the last one chosen on
+        weight = np.where(has, PANEL_WEIGHT, 0.0)
+        score = np.where(own_n + weight > 0, (own_sum + weight * prior) / np.maximum(own_n + weight, 1e-12), np.inf)
+        return int(np.argmin(score))
+
+    picks = [best(w) for w in range(1, n)]
+    return names[best(n)], picks
 
 
 # -- the forecast ---------------------------------------------------------------------------------
@@ -469,9 +510,10 @@ def forecast(
                     progress(f"cross-validating {len(keys):,} series", 0.8 * done / len(keys))
         chosen: dict[str, str] = {}
         picks: dict[str, list[int]] = {}
+        errors = _PanelErrors(scores, len(names)) if scores else None
         for k in keys:
             if k in scores:
-                chosen[k], picks[k] = _select(scores[k]["mase"], names)
+                chosen[k], picks[k] = _select(scores[k]["mase"], names, errors)
             else:  # too short to choose on: the exponential smoothing family adapts to what there is
                 chosen[k] = "AutoETS" if "AutoETS" in names else names[-1]
         predictions = _future(base, candidates, names, chosen, horizon, progress)
