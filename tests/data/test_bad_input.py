@@ -241,3 +241,42 @@ def test_hyphenated_stream_with_malformed_lines(store: Store, tmp_path: Path) ->
     result = ingest(store, path, stream="order-to-cash")
     assert (result.events_loaded, result.quarantined) == (3, 1)
     assert only_reject(store, "order-to-cash")["row"] == 3
+
+
+def test_a_large_csv_keeps_file_order_and_line_numbers(store: Store, tmp_path: Path) -> None:
+    """Rows are numbered by the order DuckDB's parallel reader delivers them (no numbering inside
+    the scan): on a file many read buffers long, with a case attribute and null tokens (whose
+    test once planned as a join, which reorders rows), events with equal timestamps keep the
+    file's order, cases are numbered by first appearance, and bad rows name their true lines."""
+    from itertools import permutations
+
+    orders = list(permutations(["A", "B", "C"]))
+    lines = ["case_id,activity,timestamp,case:tier\n"]
+    bad: dict[int, str] = {}
+    for i in range(400_000):
+        tier = ("gold", "NA", "silver", "")[i % 4]
+        for act in orders[i % 6]:
+            lines.append(f"k{i:06d},{act},2024-01-01 {i % 24:02d}:00:00,{tier}\n")
+        if i in (7, 211_111, 399_998):
+            bad[len(lines) + 1] = "missing case id"  # the next line's number (header = line 1)
+            lines.append(f",A,2024-01-01 00:00:00,{tier}\n")
+    path = tmp_path / "big.csv"
+    path.write_text("".join(lines))
+    assert path.stat().st_size > 40_000_000  # several of DuckDB's read buffers
+    result = ingest(store, path, stream="big")
+    assert (result.events_loaded, result.quarantined) == (1_200_000, 3)
+    assert {r["row"]: r["reason"] for r in quarantine_rows(store, "big")} == bad
+    # every case's steps in the file's order, the cases numbered as they first appear
+    wrong = store.scalar(
+        """
+        WITH t AS (SELECT c.case_idx, c.case_id, string_agg(a.name, '' ORDER BY e.pos) AS trace
+                   FROM "stream_big".events e JOIN "stream_big".cases c USING (case_idx)
+                   JOIN "stream_big".activities a ON a.code = e.activity GROUP BY ALL)
+        SELECT count(*) FROM t
+        WHERE trace <> ['ABC', 'ACB', 'BAC', 'BCA', 'CAB', 'CBA'][CAST(substr(case_id, 2) AS INTEGER) % 6 + 1]
+           OR case_idx <> CAST(substr(case_id, 2) AS INTEGER)
+        """
+    )
+    assert wrong == 0
+    tiers = dict(store.rows('SELECT tier IS NULL, count(*) FROM "stream_big".cases GROUP BY ALL'))
+    assert tiers == {True: 200_000, False: 200_000}  # "NA" and "" are missing values

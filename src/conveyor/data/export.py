@@ -66,7 +66,10 @@ def export_stream(store: Store, stream: str, out: str | Path, *, fmt: str | None
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         store.execute(
-            f"COPY ({sql}) TO '{str(out).replace(chr(39), chr(39) * 2)}' (HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%f%z')"
+            # every value quoted: empty text reads back as text, not missing, and a value such as
+            # '' cannot make the reader's sniffer take ' for the quote character
+            f"COPY ({sql}) TO '{str(out).replace(chr(39), chr(39) * 2)}' "
+            """(HEADER, DELIMITER ',', QUOTE '"', FORCE_QUOTE *, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%f%z')"""
         )
     elif fmt == "parquet":
         store.execute(f"COPY ({sql}) TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")

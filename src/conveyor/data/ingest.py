@@ -387,7 +387,9 @@ class _Load:
         event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
         source_types = {c: t.upper() for c, t in store.columns(stage)}
         attr_types = _attribute_types(store, staged, extras)
-        nulls = ", ".join(literal(t) for t in _NULL_TOKENS)
+        # a CASE, not IN (...): DuckDB plans an IN list as a join, and a join gives up the order
+        # rows are read in, which numbers the rows of a CSV (see _stage_csv)
+        nulls = " ".join(f"WHEN {literal(t)} THEN NULL" for t in _NULL_TOKENS)
 
         def text(col: str | None) -> str:
             if col is None:
@@ -396,7 +398,7 @@ class _Load:
             return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
 
         def cleaned(col: str) -> str:
-            return f"(CASE WHEN {quote(col)} IN ({nulls}) THEN NULL ELSE {quote(col)} END)"
+            return f"(CASE {quote(col)} {nulls} ELSE {quote(col)} END)"
 
         def typed(col: str) -> str:
             if source_types[col] != "VARCHAR":
@@ -447,12 +449,12 @@ class _Load:
             for attempt in range(2):
                 attr_sel = "".join(f", {typed(c)} AS {quote(n)}" for c, n in self.ev_names.items())
                 case_sel = "".join(f", {typed(c)} AS {quote('case:' + n)}" for c, n in self.case_names.items())
-                store.execute(
-                    f"""
-                    CREATE OR REPLACE TEMP TABLE _typed AS
+
+                def select(source: str, row: str, attr_sel: str = attr_sel, case_sel: str = case_sel) -> str:
+                    return f"""
                     SELECT *, hash({", ".join(quote(c) for c in fp_cols)}) AS fp, {reason} AS _reason FROM (
                         SELECT * EXCLUDE (_ts_src), CASE WHEN ts IS NULL THEN _ts_src END AS _ts_raw FROM (
-                            SELECT {staged.row_expr} AS _row,
+                            SELECT {row} AS _row,
                                    {text(mapping.case_id)} AS case_id,
                                    {text(mapping.activity)} AS activity,
                                    {ts_expr} AS ts,
@@ -460,11 +462,11 @@ class _Load:
                                    {text(mapping.resource)} AS resource,
                                    {text(mapping.lifecycle)} AS lifecycle{attr_sel}{case_sel},
                                    {lost(extras)} AS _lost
-                            FROM {stage}
+                            FROM {source}
                         )
-                    )
-                    """
-                )
+                    )"""
+
+                self._materialize_typed(select)
                 if attempt or not store.scalar("SELECT count(*) FROM _typed WHERE _lost"):
                     break
                 # A value beyond the inference sample did not fit its column's type: infer from all rows.
@@ -473,10 +475,32 @@ class _Load:
         finally:
             store.execute("SET TimeZone = 'UTC'")
 
+    def _materialize_typed(self, select: Callable[[str, str], str]) -> None:
+        """``_typed`` from ``select(source, row number SQL)``. A staged table without ``_row`` is
+        numbered by the order rows arrive in: DuckDB keeps it into the new table (row ids) while
+        insertion order is preserved and the plan has no join; with a join the numbered view is
+        read instead."""
+        store, staged = self.store, self.staged
+        if staged.row_expr is not None or staged.numbered is None:
+            store.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {select(staged.table, staged.row_expr or '_row')}")
+            return
+        sql = select(staged.table, "NULL::BIGINT")
+        plan = "\n".join(str(r[-1]) for r in store.rows(f"EXPLAIN {sql}"))
+        if "JOIN" in plan.upper():
+            store.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {select(staged.numbered, '_row')}")
+            return
+        store.execute("SET preserve_insertion_order = true")
+        try:
+            store.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {sql}")
+        finally:
+            store.execute("SET preserve_insertion_order = false")
+        # row ids count from 0, or from a large base inside a transaction: the header is line 1
+        store.execute("UPDATE _typed SET _row = rowid - (SELECT min(rowid) FROM _typed) + 2")
+
     def count_csv_rejects(self) -> None:
         """Lines DuckDB's CSV reader could not split: count them and renumber the rows after them."""
         store, staged = self.store, self.staged
-        self.stage_row = staged.row_expr
+        self.stage_row = "_row"
         if staged.format != "csv":
             return
         staged.rejects = csv_rejects(store, staged)
@@ -487,7 +511,7 @@ class _Load:
             shifts = [line - j for j, (line, _, _) in enumerate(staged.rejects)]
             store.execute("CREATE OR REPLACE TEMP TABLE _shift AS SELECT unnest(?::BIGINT[]) AS k", [shifts])
             store.execute("UPDATE _typed SET _row = _row + (SELECT count(*) FROM _shift WHERE k <= _typed._row)")
-            stage = staged.table
+            stage = staged.numbered or staged.table
             self.stage_row = f"({stage}._row + (SELECT count(*) FROM _shift WHERE k <= {stage}._row))"
 
     def mark_duplicates(self, *, dedupe: bool, existing: bool) -> None:
@@ -517,7 +541,7 @@ class _Load:
     def quarantine(self) -> dict[str, int]:
         """Move every rejected row, with its whole source record, to the quarantine; the count per reason."""
         store, staged, mapping, s = self.store, self.staged, self.mapping, self.s
-        stage = staged.table
+        stage = staged.numbered or staged.table
         if store.scalar("SELECT count(*) FROM _typed WHERE _reason IS NOT NULL"):
             stage_cols = [c for c, _ in store.columns(stage) if c != "_row"]
             record = "to_json({" + ", ".join(f"{literal(c)}: {quote(c)}" for c in stage_cols) + "})"

@@ -44,8 +44,12 @@ class Staged:
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
     sha256: str | None = None
     encoding: str | None = None
-    #: SQL giving each staged row's source row (line) number.
-    row_expr: str = "_row"
+    #: SQL giving each staged row's source row (line) number; None when ``table`` has no ``_row``
+    #: and the loader numbers rows by the order it reads them in (CSV: see :func:`_stage_csv`).
+    row_expr: str | None = "_row"
+    #: The same rows with ``_row``, where ``table`` has none: read again only to fetch the
+    #: records of rejected rows.
+    numbered: str | None = None
     #: CSV only: the table DuckDB writes malformed lines to while reading.
     rejects_table: str | None = None
 
@@ -167,7 +171,7 @@ def staging_name(schema: str) -> str:
 def drop_staged(store: Store, table: str) -> None:
     """Remove everything staging made for ``table``."""
     plain = table.replace("-", "_h")
-    for name in (table, plain + "_rej", plain + "_scan", table + "_ev", table + "_tr"):
+    for name in (table, table + "_num", plain + "_rej", plain + "_scan", table + "_ev", table + "_tr"):
         if store.scalar("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [name]):
             store.execute(f"DROP VIEW {quote(name)}")
         if store.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]):
@@ -176,9 +180,12 @@ def drop_staged(store: Store, table: str) -> None:
 
 
 def _stage_csv(store: Store, path: Path, table: str) -> Staged:
-    """A view over the file: nothing is copied. ``WITH ORDINALITY`` numbers rows in file order
-    (also under DuckDB's parallel scan), so ``_row`` is the line number (header = line 1) until a
-    malformed line is skipped; :func:`csv_rejects` and the loader then shift later rows down.
+    """A view over the file: nothing is copied. The loader numbers the rows in the order DuckDB's
+    parallel reader delivers them, which is file order (numbering inside the scan, ``WITH
+    ORDINALITY``, doubles what materializing the rows costs); a second view numbers them with
+    ``WITH ORDINALITY``, read only for the records of rejected rows. Either way ``_row`` is the
+    line number (header = line 1) until a malformed line is skipped; :func:`csv_rejects` and the
+    loader then shift later rows down.
     """
     file = str(path)
     head = _head(path)
@@ -196,8 +203,9 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
     literal = file.replace("'", "''")
     try:
         store.rows(f"DESCRIBE SELECT * FROM read_csv('{literal}', {options})")  # sniff now: errors name the file
+        store.execute(f"CREATE TEMP VIEW {quote(table)} AS SELECT * FROM read_csv('{literal}', {options})")
         store.execute(
-            f"CREATE TEMP VIEW {quote(table)} AS SELECT * EXCLUDE (ordinality), ordinality + 1 AS _row "
+            f"CREATE TEMP VIEW {quote(table + '_num')} AS SELECT * EXCLUDE (ordinality), ordinality + 1 AS _row "
             f"FROM read_csv('{literal}', {options}) WITH ORDINALITY"
         )
     except duckdb.Error as exc:
@@ -207,7 +215,14 @@ def _stage_csv(store: Store, path: Path, table: str) -> Staged:
             hint="check the delimiter, quoting and encoding; conveyor detects , ; tab and |",
         ) from exc
     return Staged(
-        table=quote(table), source=file, format="csv", rows=-1, encoding=encoding, rejects_table=f"{plain}_rej"
+        table=quote(table),
+        source=file,
+        format="csv",
+        rows=-1,
+        encoding=encoding,
+        rejects_table=f"{plain}_rej",
+        row_expr=None,
+        numbered=quote(table + "_num"),
     )
 
 
