@@ -73,6 +73,13 @@ FORECASTS = [
         ],
     ),
 ]
+FORECASTS.append(
+    (
+        "Australian retail by state / industry, 12 months, reconciled (161 series)",
+        "aus_retail_monthly.csv.gz",
+        [*FORECASTS[2][2], "--reconcile"],
+    )
+)
 LOGS = [
     ("helpdesk", "helpdesk.csv"),
     ("request-for-payment", "bpic2020_request_for_payment.xes.gz"),
@@ -130,6 +137,13 @@ def main() -> None:
                 f"{r['coverage_80']:.1%} | {chosen} | {secs:.1f} s |"
             )
             print(lines[-1], flush=True)
+            rec = r.get("reconciled")
+            if rec:
+                lines.append(
+                    f"| {label}: the reconciled forecasts, same windows | {rec['mase']:.3f} | "
+                    f"{rec['mase_seasonal_naive']:.3f} | **{rec['mase_ratio']:.3f}** | {rec['coverage_80']:.1%} | | |"
+                )
+                print(lines[-1], flush=True)
         if not args.skip_1000 and (DEMAND / "aus_retail_monthly.csv.gz").exists():
             big = Path(tmp) / "aus_tiled.csv"
             tiled(DEMAND / "aus_retail_monthly.csv.gz", big, 7)  # 152 x 7 = 1,064 series
@@ -175,7 +189,9 @@ def main() -> None:
         "the seasonal naive by 13%, on the erratic Walmart departments by 10%. Each series' model is chosen on its own",
         "windows shrunk towards every series' errors on the same windows (the panel weighs as 4 windows): choosing each",
         "series alone gave 0.69x / 0.95x / 0.88x / 0.79x on these four (always taking the ETS/Theta mean: 0.74x at 6",
-        "months but 1.4x on the departments). The intervals' coverage is in",
+        "months but 1.4x on the departments). Made to add up across state and industry (MinTrace, structural",
+        "weights), the Australian forecasts score worse than before reconciling, on the same windows: reconciliation",
+        "buys consistency, not accuracy, here. The intervals' coverage is in",
         "range everywhere. The simulation's median is within 10% on helpdesk and request-for-payment; on sepsis,",
         "receipt, bpic2012 and bpic2013 the median sits where the cycle-time distribution has a gap between a quick",
         "and a slow group of cases (receipt: half its cases close within the hour, the rest take days), so a small",

@@ -59,6 +59,16 @@ def test_forecast_beats_the_seasonal_naive_and_reconciles(tmp_path: Path) -> Non
     assert len(total) == 14
     # Saturdays are forecast lower than Mondays, as in the data
     assert total[5]["mean"] < 0.7 * total[0]["mean"]
+    # what is delivered (reconciled) is scored too, on the same windows as the base forecasts
+    rec = result["reconciled"]
+    assert rec["mase"] < rec["mase_seasonal_naive"] == pytest.approx(result["mase_seasonal_naive"])
+    assert rec["mase_ratio"] == pytest.approx(rec["mase"] / rec["mase_seasonal_naive"], rel=1e-3)
+    assert 0.5 <= rec["coverage_80"] <= 1.0
+    for s in result["series"]:
+        assert s["mase_reconciled"] > 0
+        assert 0 <= s["coverage_80_reconciled"] <= 1
+    # reconciling moves every level's numbers a little, not wholesale
+    assert abs(rec["mase"] - result["mase"]) < 0.25 * result["mase"]
 
 
 def test_saved_forecast_feeds_inventory_with_recommendations(tmp_path: Path) -> None:

@@ -101,3 +101,17 @@ def test_tokens_can_be_made_and_revoked_over_the_api(server: Server) -> None:
     bad = server.request("POST", "/api/v1/tokens", role="admin", json={"role": "boss"})
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "role"
+
+
+def test_jobs_through_the_server_keep_the_filters(server: Server) -> None:
+    """Forecast and simulate run as jobs (POST): the command line's filters travel in the body."""
+    every = cli_json(server.root, "forecast", "order-to-cash", "--horizon", "7", "--quiet")
+    north = cli_json(server.root, "forecast", "order-to-cash", "--horizon", "7", "--where", "region=North", "--quiet")
+    total = sum(p["mean"] for p in every["series"][0]["forecast"])  # type: ignore[index]
+    part = sum(p["mean"] for p in north["series"][0]["forecast"])  # type: ignore[index]
+    assert 0 < part < 0.8 * total
+    args = ("simulate", "order-to-cash", "--replications", "1", "--quiet")
+    sim_all = cli_json(server.root, *args)
+    sim_north = cli_json(server.root, *args, "--where", "region=North")
+    weekly = sim_all["actual"]["throughput_per_week"]  # type: ignore[index]
+    assert 0 < sim_north["actual"]["throughput_per_week"] < 0.8 * weekly  # type: ignore[index]

@@ -336,6 +336,12 @@ def _print_forecast(result: dict[str, Any]) -> None:
         f"models: {', '.join(f'{k} {v}' for k, v in result['models_chosen'].items())}; {result['seconds']:g} s"
         + (f"; saved as {result['name']!r}" if result.get("name") else "")
     )
+    rec = result.get("reconciled")
+    if rec and rec.get("mase_ratio") is not None:
+        console.print(
+            f"Reconciled (what the forecasts above are), scored on the same windows: MASE [bold]{rec['mase']:.3f}[/] "
+            f"([bold]{rec['mase_ratio']:.2f}x[/] the seasonal naive's), 80% intervals cover {rec['coverage_80']:.0%}"
+        )
 
 
 def _days(seconds: float) -> str:

@@ -325,27 +325,35 @@ def _scale(y: np.ndarray, upto: int, season: int) -> float:
     return scale if scale > 0 else math.nan
 
 
-def _score(cv: Any, panel: Panel, names: list[str], season: int) -> dict[str, dict[str, np.ndarray]]:
+def _score(cv: Any, panel: Panel, names: list[str], season: int) -> dict[str, dict[str, Any]]:
     """Per series: ``{"mase": [windows x models], "inside": [windows x models] (share of points
-    inside the 80% interval)}``, windows in time order."""
-    out: dict[str, dict[str, np.ndarray]] = {}
+    inside the 80% interval), "windows": [{cutoff, actual, scale, models: {name: (mean, lo, hi)}}]}``,
+    windows in time order."""
+    out: dict[str, dict[str, Any]] = {}
     for key, g in cv.groupby("unique_id", sort=False):
         y = panel.values[str(key)]
         start = panel.starts[str(key)]
         cutoffs = sorted(g["cutoff"].unique())
         mase = np.full((len(cutoffs), len(names)), np.nan)
         inside = np.full((len(cutoffs), len(names)), np.nan)
+        kept: list[dict[str, Any]] = []
         for w, cut in enumerate(cutoffs):
-            gw = g[g["cutoff"] == cut]
+            gw = g[g["cutoff"] == cut].sort_values("ds")
             actual = gw["y"].to_numpy(float)
             scale = _scale(y, int(cut) - start + 1, season)
+            window: dict[str, Any] = {"cutoff": int(cut), "actual": actual, "scale": scale, "models": {}}
             for j, name in enumerate(names):
                 pred = gw[name].to_numpy(float)
                 mase[w, j] = np.mean(np.abs(actual - pred)) / scale
                 lo, hi = f"{name}-lo-{LEVEL}", f"{name}-hi-{LEVEL}"
                 if lo in gw:
-                    inside[w, j] = np.mean((actual >= gw[lo].to_numpy(float)) & (actual <= gw[hi].to_numpy(float)))
-        out[str(key)] = {"mase": mase, "inside": inside}
+                    bounds = gw[lo].to_numpy(float), gw[hi].to_numpy(float)
+                    inside[w, j] = np.mean((actual >= bounds[0]) & (actual <= bounds[1]))
+                else:
+                    bounds = pred, pred
+                window["models"][name] = (pred, *bounds)
+            kept.append(window)
+        out[str(key)] = {"mase": mase, "inside": inside, "windows": kept}
     return out
 
 
@@ -353,7 +361,7 @@ class _PanelErrors:
     """Every series' cross-validated errors summed per window, windows counted from the last
     (series of different lengths have different numbers of windows, all ending at their end)."""
 
-    def __init__(self, scores: dict[str, dict[str, np.ndarray]], models: int) -> None:
+    def __init__(self, scores: dict[str, dict[str, Any]], models: int) -> None:
         self.sums: dict[int, np.ndarray] = {}
         self.counts: dict[int, np.ndarray] = {}
         for s in scores.values():
@@ -494,7 +502,7 @@ def forecast(
     evaluated = [k for w, ks in groups.items() if w >= 2 for k in ks]
     batch = max(20, math.ceil(len(keys) / 12))
     done = 0
-    scores: dict[str, dict[str, np.ndarray]] = {}
+    scores: dict[str, dict[str, Any]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for w, ks in sorted(groups.items()):
@@ -517,9 +525,12 @@ def forecast(
             else:  # too short to choose on: the exponential smoothing family adapts to what there is
                 chosen[k] = "AutoETS" if "AutoETS" in names else names[-1]
         predictions = _future(base, candidates, names, chosen, horizon, progress)
+    reconciled_cv: dict[str, dict[str, Any]] | None = None
     if summing is not None and tags is not None:
         predictions = _reconcile(predictions, summing, tags)
+        reconciled_cv = _reconciled_windows(scores, picks, names, summing, tags)
     result = _report(base, keys, names, chosen, picks, scores, predictions, lengths, history)
+    _add_reconciled(result, reconciled_cv, scores, names)
     result.update(
         {
             "source": panel.source,
@@ -619,6 +630,70 @@ def _reconcile(
     return out
 
 
+def _reconciled_windows(
+    scores: dict[str, dict[str, Any]],
+    picks: dict[str, list[int]],
+    names: list[str],
+    summing: Any,
+    tags: dict[str, np.ndarray],
+) -> dict[str, dict[str, Any]]:
+    """The scored windows reconciled as the future is: at each origin from the second on, every
+    level's forecast from the model its series chose on the earlier windows, made to add up with
+    the same MinTrace. Per series: ``{"mase": [...], "inside": [...]}`` per scored window. An
+    origin some series lack (too short) is left out for all."""
+    series = [str(u) for u in summing["unique_id"]]
+    if not all(k in scores for k in series):
+        return {}
+    counts = {len(scores[k]["windows"]) for k in series}
+    if len(counts) != 1:  # the levels span the same periods, so this does not happen; stay safe
+        return {}
+    out: dict[str, dict[str, Any]] = {k: {"mase": [], "inside": []} for k in series}
+    for w in range(1, counts.pop()):
+        chosen = {k: scores[k]["windows"][w]["models"][names[picks[k][w - 1]]] for k in series}
+        rec = _reconcile(chosen, summing, tags)
+        for k in series:
+            window = scores[k]["windows"][w]
+            mean, lo, hi = rec[k]
+            actual = window["actual"]
+            out[k]["mase"].append(float(np.mean(np.abs(actual - mean)) / window["scale"]))
+            out[k]["inside"].append(float(np.mean((actual >= lo) & (actual <= hi))))
+    return out
+
+
+def _add_reconciled(
+    result: dict[str, Any],
+    reconciled: dict[str, dict[str, Any]] | None,
+    scores: dict[str, dict[str, Any]],
+    names: list[str],
+) -> None:
+    """Per series and overall, the reconciled forecasts' own cross-validated accuracy, beside the
+    base forecasts' (``mase``, ``coverage_80``), on the same windows (None when not reconciled)."""
+    if not reconciled:
+        result["reconciled"] = None
+        return
+    naive = names.index("SeasonalNaive")
+    per_mase: list[float] = []
+    per_naive: list[float] = []
+    inside: list[float] = []
+    for entry in result["series"]:
+        r = reconciled.get(entry["key"])
+        if not r or not r["mase"]:
+            continue
+        entry["mase_reconciled"] = _mean(r["mase"])
+        entry["coverage_80_reconciled"] = _mean(r["inside"])
+        base = scores[entry["key"]]["mase"]
+        per_mase.append(float(np.mean(r["mase"])))
+        per_naive.append(float(np.mean(base[1 : 1 + len(r["mase"]), naive])))
+        inside.extend(v for v in r["inside"] if math.isfinite(v))
+    mase, naive_mase = _mean(per_mase), _mean(per_naive)
+    result["reconciled"] = {
+        "mase": mase,
+        "mase_seasonal_naive": naive_mase,
+        "mase_ratio": round(mase / naive_mase, 4) if mase is not None and naive_mase else None,
+        "coverage_80": _mean(inside),
+    }
+
+
 def _mean(values: list[float]) -> float | None:
     finite = [v for v in values if math.isfinite(v)]
     return round(float(np.mean(finite)), 4) if finite else None
@@ -630,7 +705,7 @@ def _report(
     names: list[str],
     chosen: dict[str, str],
     picks: dict[str, list[int]],
-    scores: dict[str, dict[str, np.ndarray]],
+    scores: dict[str, dict[str, Any]],
     predictions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     lengths: dict[str, int],
     history: int,

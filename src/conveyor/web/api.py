@@ -73,6 +73,32 @@ def FilterParams(  # noqa: N802  (a dependency named like the thing it gives)
 F = Annotated[Filters | None, Depends(FilterParams)]
 
 
+class FilterBody(BaseModel):
+    """The analysis filters in a POST body: the same names as the query string's (``from``, ``to``,
+    ``where``, ...), so a job runs on the cases the command line chose."""
+
+    model_config = {"populate_by_name": True}
+
+    since: str | None = Field(default=None, alias="from", description="Time window start (ISO 8601).")
+    until: str | None = Field(default=None, alias="to", description="Time window end, exclusive.")
+    window: str = "contained"
+    event_level: bool = False
+    where: list[str] | None = Field(default=None, description="Case attribute KEY=VALUE.")
+    variant: list[str] | None = None
+    start_activity: list[str] | None = None
+    end_activity: list[str] | None = None
+    events: bool = False
+    min_duration: str | None = None
+    max_duration: str | None = None
+
+    def filters(self) -> Filters | None:
+        return FilterParams(**{k: getattr(self, k) for k in FilterBody.model_fields})
+
+    def options(self) -> dict[str, Any]:
+        """The request without its filters (for the service call)."""
+        return self.model_dump(exclude=set(FilterBody.model_fields))
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(content=to_json(data), media_type="application/json", status_code=status)
 
@@ -355,7 +381,7 @@ def inventory(
     )
 
 
-class ForecastRequest(BaseModel):
+class ForecastRequest(FilterBody):
     horizon: int = Field(ge=1, description="Periods ahead.")
     stream: str | None = Field(default=None, description="Forecast this stream's case arrivals.")
     by: str | None = None
@@ -379,7 +405,7 @@ def forecast(body: ForecastRequest, request: Request, _: Viewer) -> Response:
     def work(progress: Any) -> Any:
         ws = root_ws.session()
         try:
-            return service.forecast(ws, progress=progress, **body.model_dump())
+            return service.forecast(ws, progress=progress, filters=body.filters(), **body.options())
         finally:
             ws.close()
 
@@ -401,7 +427,7 @@ def saved_forecast(name: str, _: Viewer, ws: WS) -> Response:
     return _json(service.saved_forecast(ws, name))
 
 
-class SimulateRequest(BaseModel):
+class SimulateRequest(FilterBody):
     replications: int = Field(default=5, ge=1, le=100)
 
 
@@ -416,14 +442,16 @@ def simulate(stream: str, body: SimulateRequest, request: Request, _: Viewer) ->
     def work(progress: Any) -> Any:
         ws = root_ws.session()
         try:
-            return service.simulate(ws, stream, replications=body.replications, progress=progress)
+            return service.simulate(
+                ws, stream, replications=body.replications, filters=body.filters(), progress=progress
+            )
         finally:
             ws.close()
 
     return _json(request.app.state.jobs.start("simulate", work), 202)
 
 
-class ScenarioRequest(BaseModel):
+class ScenarioRequest(FilterBody):
     file: str = Field(description="The scenario YAML, on the server's machine.")
     replications: int | None = Field(default=None, ge=1, le=100)
     save: str | None = None
@@ -441,7 +469,13 @@ def scenario(stream: str, body: ScenarioRequest, request: Request, _: Viewer) ->
         ws = root_ws.session()
         try:
             return service.scenario(
-                ws, stream, file=body.file, replications=body.replications, save=body.save, progress=progress
+                ws,
+                stream,
+                file=body.file,
+                replications=body.replications,
+                save=body.save,
+                filters=body.filters(),
+                progress=progress,
             )
         finally:
             ws.close()
