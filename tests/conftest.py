@@ -38,6 +38,26 @@ def require_data() -> Path:
     return LOGS
 
 
+def demo_streams(target: Path, *, cases: int, seed: int) -> Path:
+    """The demo company's three streams and metric definitions in a new workspace, without the
+    rest of `conveyor demo` (trained models, planning, the review): for tests that compare what
+    the engines compute on the streams. Returns the workspace's store file."""
+    from conveyor.data.ingest import ingest
+    from conveyor.demo import write_demo_sources
+    from conveyor.demo.metrics import DEMO_METRICS
+    from conveyor.workspace import init_workspace
+
+    root = init_workspace(target)
+    sources = write_demo_sources(root / "sources", cases=cases, seed=seed)
+    with Store(root / "conveyor.duckdb") as store:
+        for name, path in sources.items():
+            ingest(store, path, stream=name)
+    (root / "metrics").mkdir(exist_ok=True)
+    for name, text in DEMO_METRICS.items():
+        (root / "metrics" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return root / "conveyor.duckdb"
+
+
 def need(module: str, reason: str) -> Any:
     """Import a test-only dependency (PM4Py, PySpark), or skip (fail under CI) saying why."""
     import importlib

@@ -18,7 +18,7 @@ import pytest
 from conveyor.data.ingest import ingest
 from conveyor.data.spark import LAYOUT_TABLES, SparkStore, publish_stream
 from conveyor.data.store import Store
-from conveyor.demo import O2C_RULES, run_demo
+from conveyor.demo import O2C_RULES
 from conveyor.errors import ConveyorError
 from conveyor.mining import (
     Filters,
@@ -32,7 +32,7 @@ from conveyor.mining import (
     rework,
     variants,
 )
-from tests.conftest import require_data, same
+from tests.conftest import demo_streams, require_data, same
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
@@ -47,8 +47,7 @@ LOG_FILES = {
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory: pytest.TempPathFactory, spark_session: Any) -> Iterator[tuple[Store, SparkStore]]:
     root = tmp_path_factory.mktemp("engines")
-    run_demo(root / "demo", cases=300, seed=5)
-    store = Store(root / "demo" / "conveyor.duckdb")
+    store = Store(demo_streams(root / "demo", cases=300, seed=5))
     for stream, name in LOG_FILES.items():
         ingest(store, require_data() / name, stream=stream)
     ingest(store, lifecycle_table(), stream="lifecycle")

@@ -12,9 +12,8 @@ from conveyor.data.export import export_stream
 from conveyor.data.ingest import ingest
 from conveyor.data.spark import SparkStore
 from conveyor.data.store import Store
-from conveyor.demo import run_demo
 from conveyor.mining import Filters
-from tests.conftest import LOGS, require_data, same
+from tests.conftest import LOGS, demo_streams, require_data, same
 from tests.engines.test_parity import ANALYSES
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.xdist_group("spark")]
@@ -27,8 +26,7 @@ def built(
     from conveyor.data.spark_layout import build_layout_spark
 
     root = tmp_path_factory.mktemp("spark_layout")
-    run_demo(root / "demo", cases=200, seed=9)
-    store = Store(root / "demo" / "conveyor.duckdb")
+    store = Store(demo_streams(root / "demo", cases=200, seed=9))
     if require_data():
         ingest(store, LOGS / "receipt.csv", stream="receipt")
         ingest(store, LOGS / "running-example.xes", stream="running")

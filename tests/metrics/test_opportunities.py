@@ -10,6 +10,7 @@ import pytest
 from conveyor import service
 from conveyor.demo import run_demo
 from conveyor.workspace import open_workspace
+from tests.conftest import demo_streams
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_payment_blocks_top_procure_to_pay(ranked: dict[str, Any]) -> None:
 
 def test_workspace_costs_change_the_money(tmp_path: Path, ranked: dict[str, Any]) -> None:
     root = tmp_path / "small"
-    run_demo(root, cases=300, seed=3)
+    demo_streams(root, cases=300, seed=3)
     with open_workspace(root, read_only=True) as ws:
         before = service.opportunities(ws, "procure-to-pay")
     text = (root / "metrics" / "procure-to-pay.yaml").read_text(encoding="utf-8")
