@@ -62,7 +62,8 @@ CASES = Query(
            list(epoch(coalesce(fe.start_ts, fe.ts)) ORDER BY fe.pos) AS starts,
            list(fe.resource ORDER BY fe.pos) AS resources
     FROM fe JOIN (SELECT case_idx FROM fc USING SAMPLE reservoir(20000 ROWS) REPEATABLE (7)) k USING (case_idx)
-    GROUP BY fe.case_idx""",
+    GROUP BY fe.case_idx
+    ORDER BY fe.case_idx""",
 )
 SPAN = Query(
     "simulate.span",
