@@ -67,6 +67,14 @@ def test_forecast_beats_the_seasonal_naive_and_reconciles(tmp_path: Path) -> Non
     for s in result["series"]:
         assert s["mase_reconciled"] > 0
         assert 0 <= s["coverage_80_reconciled"] <= 1
+    # per level, before and after: Total (1 series), store (2), store/product (4)
+    assert [(lv["level"], lv["series"]) for lv in rec["levels"]] == [("Total", 1), ("store", 2), ("store/product", 4)]
+    for lv in rec["levels"]:
+        members = [s for s in result["series"] if ("/".join(s["id"]) or "Total") == lv["level"]]
+        assert lv["mase"] == pytest.approx(sum(s["mase"] for s in members) / len(members), rel=1e-3)
+        assert lv["mase_reconciled"] == pytest.approx(
+            sum(s["mase_reconciled"] for s in members) / len(members), rel=1e-3
+        )
     # reconciling moves every level's numbers a little, not wholesale
     assert abs(rec["mase"] - result["mase"]) < 0.25 * result["mase"]
 

@@ -340,7 +340,9 @@ def _print_forecast(result: dict[str, Any]) -> None:
     if rec and rec.get("mase_ratio") is not None:
         console.print(
             f"Reconciled (what the forecasts above are), scored on the same windows: MASE [bold]{rec['mase']:.3f}[/] "
-            f"([bold]{rec['mase_ratio']:.2f}x[/] the seasonal naive's), 80% intervals cover {rec['coverage_80']:.0%}"
+            f"([bold]{rec['mase_ratio']:.2f}x[/] the seasonal naive's), 80% intervals cover {rec['coverage_80']:.0%}; "
+            "by level, MASE before -> after: "
+            + ", ".join(f"{lv['level']} {lv['mase']:.3f} -> {lv['mase_reconciled']:.3f}" for lv in rec["levels"])
         )
 
 

@@ -686,11 +686,26 @@ def _add_reconciled(
         per_naive.append(float(np.mean(base[1 : 1 + len(r["mase"]), naive])))
         inside.extend(v for v in r["inside"] if math.isfinite(v))
     mase, naive_mase = _mean(per_mase), _mean(per_naive)
+    levels: dict[str, list[dict[str, Any]]] = {}
+    for entry in result["series"]:
+        if entry.get("mase_reconciled") is not None and entry["mase"] is not None:
+            levels.setdefault("/".join(entry["id"]) or "Total", []).append(entry)
     result["reconciled"] = {
         "mase": mase,
         "mase_seasonal_naive": naive_mase,
         "mase_ratio": round(mase / naive_mase, 4) if mase is not None and naive_mase else None,
         "coverage_80": _mean(inside),
+        # where reconciling helps and where it costs: each level's mean MASE before and after
+        "levels": [
+            {
+                "level": level,
+                "series": len(es),
+                "mase": _mean([e["mase"] for e in es]),
+                "mase_reconciled": _mean([e["mase_reconciled"] for e in es]),
+                "mase_seasonal_naive": _mean([e["mase_seasonal_naive"] for e in es]),
+            }
+            for level, es in sorted(levels.items(), key=lambda kv: len(kv[0].split("/")) if kv[0] != "Total" else 0)
+        ],
     }
 
 
