@@ -51,6 +51,16 @@ TIMESTAMP_FORMATS = (
     "%Y%m%d",
 )
 _NULL_TOKENS = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "none")
+
+
+def _cleaned(col: str) -> str:
+    """SQL for a text column with the null tokens made NULL. A CASE, not ``IN (...)``: DuckDB
+    plans an IN list as a join, and a join gives up the order rows are read in, which numbers
+    the rows of a CSV (see ``_stage_csv``)."""
+    tokens = " ".join(f"WHEN {literal(t)} THEN NULL" for t in _NULL_TOKENS)
+    return f"(CASE {quote(col)} {tokens} ELSE {quote(col)} END)"
+
+
 _SAMPLE = 100_000
 
 
@@ -181,10 +191,9 @@ def _attribute_types(
             result[c] = types[c]
     if not infer:
         return result
-    nulls = ", ".join(f"'{t}'" for t in _NULL_TOKENS)
     parts = []
     for i, c in enumerate(infer):
-        v = f"(CASE WHEN {quote(c)} IN ({nulls}) THEN NULL ELSE {quote(c)} END)"
+        v = _cleaned(c)
         parts.append(
             f"count({v}) AS n{i}, count(TRY_CAST({v} AS BIGINT)) FILTER "
             f"(WHERE regexp_full_match({v}, '[+-]?(0|[1-9][0-9]*)')) AS i{i}, "
@@ -387,9 +396,6 @@ class _Load:
         event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
         source_types = {c: t.upper() for c, t in store.columns(stage)}
         attr_types = _attribute_types(store, staged, extras)
-        # a CASE, not IN (...): DuckDB plans an IN list as a join, and a join gives up the order
-        # rows are read in, which numbers the rows of a CSV (see _stage_csv)
-        nulls = " ".join(f"WHEN {literal(t)} THEN NULL" for t in _NULL_TOKENS)
 
         def text(col: str | None) -> str:
             if col is None:
@@ -397,19 +403,16 @@ class _Load:
             v = f"CAST({quote(col)} AS VARCHAR)"
             return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
 
-        def cleaned(col: str) -> str:
-            return f"(CASE {quote(col)} {nulls} ELSE {quote(col)} END)"
-
         def typed(col: str) -> str:
             if source_types[col] != "VARCHAR":
                 return quote(col)  # already typed by the source (Parquet, Arrow)
             t = attr_types[col]
-            return cleaned(col) if t == "VARCHAR" else f"TRY_CAST({cleaned(col)} AS {t})"
+            return _cleaned(col) if t == "VARCHAR" else f"TRY_CAST({_cleaned(col)} AS {t})"
 
         def lost(cols: list[str]) -> str:
             """True where a text value did not survive the cast to its inferred type."""
             checks = [
-                f"({cleaned(c)} IS NOT NULL AND TRY_CAST({cleaned(c)} AS {attr_types[c]}) IS NULL)"
+                f"({_cleaned(c)} IS NOT NULL AND TRY_CAST({_cleaned(c)} AS {attr_types[c]}) IS NULL)"
                 for c in cols
                 if source_types[c] == "VARCHAR" and attr_types[c] != "VARCHAR"
             ]

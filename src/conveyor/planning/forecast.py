@@ -362,6 +362,7 @@ class _PanelErrors:
     (series of different lengths have different numbers of windows, all ending at their end)."""
 
     def __init__(self, scores: dict[str, dict[str, Any]], models: int) -> None:
+        self.models = models
         self.sums: dict[int, np.ndarray] = {}
         self.counts: dict[int, np.ndarray] = {}
         for s in scores.values():
@@ -376,8 +377,8 @@ class _PanelErrors:
         """Per model, the mean error on the windows at least ``back_from`` from the last (and
         whether there is one)."""
         backs = [b for b in self.sums if b >= back_from]
-        total = sum((self.sums[b] for b in backs), np.zeros(len(next(iter(self.sums.values())))))
-        count = sum((self.counts[b] for b in backs), np.zeros(len(total)))
+        total = sum((self.sums[b] for b in backs), np.zeros(self.models))
+        count = sum((self.counts[b] for b in backs), np.zeros(self.models))
         return total / np.maximum(count, 1), count > 0
 
 
@@ -675,6 +676,7 @@ def _add_reconciled(
     per_mase: list[float] = []
     per_naive: list[float] = []
     inside: list[float] = []
+    levels: dict[str, list[dict[str, Any]]] = {}
     for entry in result["series"]:
         r = reconciled.get(entry["key"])
         if not r or not r["mase"]:
@@ -685,11 +687,9 @@ def _add_reconciled(
         per_mase.append(float(np.mean(r["mase"])))
         per_naive.append(float(np.mean(base[1 : 1 + len(r["mase"]), naive])))
         inside.extend(v for v in r["inside"] if math.isfinite(v))
-    mase, naive_mase = _mean(per_mase), _mean(per_naive)
-    levels: dict[str, list[dict[str, Any]]] = {}
-    for entry in result["series"]:
-        if entry.get("mase_reconciled") is not None and entry["mase"] is not None:
+        if entry["mase_reconciled"] is not None and entry["mase"] is not None:
             levels.setdefault("/".join(entry["id"]) or "Total", []).append(entry)
+    mase, naive_mase = _mean(per_mase), _mean(per_naive)
     result["reconciled"] = {
         "mase": mase,
         "mase_seasonal_naive": naive_mase,
