@@ -159,13 +159,13 @@ def main() -> None:
             "",
             "### Simulation: the as-is against the log (5 replications)",
             "",
-            "| log | cases | actual median | simulated median (95% interval) | error | actual p90 | simulated p90 | throughput error | simulated cases/s |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| log | cases | actual median | simulated median (95% interval) | error | simulated cases quicker than the log's median | actual p90 | simulated p90 | p90 error | throughput error | simulated cases/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for stream, name in LOGS:
             path = DATA / name
             if not path.exists():
-                lines.append(f"| {stream} | missing: {path} | | | | | | | |")
+                lines.append(f"| {stream} | missing: {path} | | | | | | | | | |")
                 continue
             subprocess.run(
                 [CONVEYOR, "ingest", str(path), "--stream", stream, "-q", "-w", str(ws)],
@@ -178,7 +178,8 @@ def main() -> None:
             lines.append(
                 f"| {stream} | {a['throughput_per_week'] * r['model']['weeks']:,.0f} | {a['cycle_time_median'] / day:.2f} d | "
                 f"{s['cycle_time_median'] / day:.2f} d ({iv['cycle_time_median'][0] / day:.2f}-{iv['cycle_time_median'][1] / day:.2f}) | "
-                f"**{e['cycle_time_median']:+.1%}** | {a['cycle_time_p90'] / day:.1f} d | {s['cycle_time_p90'] / day:.1f} d | "
+                f"**{e['cycle_time_median']:+.1%}** | {r['share_below_actual_median']['simulated']:.1%} | "
+                f"{a['cycle_time_p90'] / day:.1f} d | {s['cycle_time_p90'] / day:.1f} d | {e['cycle_time_p90']:+.1%} | "
                 f"{e['throughput_per_week']:+.1%} | {r['cases_per_second']:,.0f} |"
             )
             print(lines[-1], flush=True)
@@ -192,11 +193,14 @@ def main() -> None:
         "months but 1.4x on the departments). Made to add up across state and industry (MinTrace, structural",
         "weights), the Australian forecasts score worse than before reconciling, on the same windows: reconciliation",
         "buys consistency, not accuracy, here. The intervals' coverage is in",
-        "range everywhere. The simulation's median is within 10% on helpdesk and request-for-payment; on sepsis,",
-        "receipt, bpic2012 and bpic2013 the median sits where the cycle-time distribution has a gap between a quick",
-        "and a slow group of cases (receipt: half its cases close within the hour, the rest take days), so a small",
-        "shift of cases between the groups moves it far. Throughput is within 3% everywhere; the 90th percentile within",
-        "10% except on helpdesk (+20%: its slowest cases are slow at every step, more than one shared pace captures).",
+        "range everywhere. The simulation copies each log case's route with the ranks of its step times (a smoothed",
+        "bootstrap: a quarter of each rank's variance is fresh noise), so a case's steps are quick or slow together as",
+        "in the log; with one shared pace per case (before 2026-12-07) the median was within 10% on 2 of 6 logs",
+        "(sepsis +10.3%, receipt +29.7%, bpic2012 -14.3%, bpic2013 +13.3%) and helpdesk's p90 off by +20%. On receipt",
+        "the median falls in a gap between a quick and a slow group of cases (half close within the hour, the rest take",
+        "days): the log's median sits at the 46th percentile of the simulated cycle times, and that small shift moves",
+        "the median by hours; even replaying the log's cases exactly (no noise) gives +17% there, from the sampling",
+        "of the cases alone.",
     ]
     record("Planning: forecasts and simulation", lines)
 

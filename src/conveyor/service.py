@@ -720,6 +720,11 @@ def simulate(
         "simulated": {k: mean[k] for k in KPIS},
         "intervals": {k: intervals[k] for k in KPIS},
         "error": {k: round(mean[k] / actual[k] - 1, 4) if actual[k] else None for k in KPIS},
+        # the simulated share of cases quicker than the log's median (0.5 is a perfect fit)
+        "share_below_actual_median": {
+            "simulated": round(mean["share_below_actual_median"], 4),
+            "interval": intervals["share_below_actual_median"],
+        },
         "utilisation": {k.split(":", 1)[1]: round(v, 4) for k, v in mean.items() if k.startswith("utilisation:")},
         "cases_per_replication": mean["cases"],
         "cases_per_second": round(mean["cases_per_second"], 1),

@@ -123,3 +123,33 @@ def test_bad_scenario_files_name_the_problem(tmp_path: Path) -> None:
         parse_scenario(spec)
     with pytest.raises(PlanningError, match="no such scenario file"):
         parse_scenario(tmp_path / "missing.yaml")
+
+
+def test_step_scores_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Normal scores: a tie shares the mean of the normal over its slice of probability; each
+    step is scored in the sample the simulation draws it from (its route's when common), and the
+    transition's positions still count the cases on common routes."""
+    import math
+
+    import numpy as np
+
+    from conveyor.planning import simulate
+
+    half = 2 * math.exp(-0.5 * 0.0) / math.sqrt(2 * math.pi)  # E[Z | Z > 0] = 0.7979
+    q = 0.6744897501960817  # the normal's upper quartile
+    upper = math.exp(-0.5 * q * q) / math.sqrt(2 * math.pi) / 0.25  # E[Z | Z > q] = 1.2711
+    middle = (math.exp(-0.0) - math.exp(-0.5 * q * q)) / math.sqrt(2 * math.pi) / 0.25  # E[Z | 0 < Z < q]
+    got = simulate._normal_scores(np.array([5.0, 0.0, 0.0, 9.0]))
+    assert got == pytest.approx([middle, -half, -half, upper])
+    assert got.mean() == pytest.approx(0.0)
+
+    # two cases on route A = (0, 1, 2) (common once ROUTE_MIN is 2), one on B = (0, 1) between them
+    monkeypatch.setattr(simulate, "ROUTE_MIN", 2)
+    traces = [(0, 1, 2), (0, 1), (0, 1, 2)]
+    rows = [{"ts": [0, 10, 15]}, {"ts": [0, 20]}, {"ts": [0, 30, 31]}]
+    delays = {(0, 1): [10.0, 20.0, 30.0], (1, 2): [5.0, 1.0]}
+    scores, rho = simulate._step_scores(traces, rows, delays)
+    assert scores[0] == pytest.approx([-half, half])  # route A's samples: 10 of (10, 30), 5 of (5, 1)
+    assert scores[1] == pytest.approx([0.0])  # the transition's: 20 is the middle third of 10, 20, 30
+    assert scores[2] == pytest.approx([half, -half])
+    assert rho == 0.0  # two pairs of consecutive steps: too few to measure a correlation on

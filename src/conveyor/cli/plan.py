@@ -389,6 +389,8 @@ def simulate(
             f"{err:+.1%}" if err is not None else "-",
         )
     console.print(table)
+    share = result["share_below_actual_median"]["simulated"]
+    console.print(f"{share:.1%} of the simulated cases finish quicker than the log's median (50% would be exact)")
     m = result["model"]
     console.print(
         f"[dim]{result['replications']} replications of {result['cases_per_replication']:,.0f} cases, "
