@@ -401,7 +401,9 @@ class _Load:
             if col is None:
                 return "NULL::VARCHAR"
             v = f"CAST({quote(col)} AS VARCHAR)"
-            return f"(CASE WHEN trim({v}) = '' THEN NULL ELSE {v} END)"
+            # blank (empty or spaces only): only a value starting with a space is trimmed, which
+            # spares trimming every value (a fifth of reading a CSV's core columns)
+            return f"(CASE WHEN {v} = '' OR (prefix({v}, ' ') AND trim({v}) = '') THEN NULL ELSE {v} END)"
 
         def typed(col: str) -> str:
             if source_types[col] != "VARCHAR":
@@ -598,7 +600,7 @@ class _Load:
     def append(self, *, existing: bool) -> tuple[int, int]:
         """Lay out the good rows (only the cases they touch are recomputed); (events, cases) loaded."""
         store, s = self.store, self.s
-        loaded, new_cases = store.rows("SELECT count(*), count(DISTINCT case_id) FROM _typed WHERE _reason IS NULL")[0]
+        loaded = int(store.scalar("SELECT count(*) FROM _typed WHERE _reason IS NULL"))
         if not loaded:
             return 0, 0
         # source order continues after what the stream holds, so ties keep arrival order
@@ -625,8 +627,8 @@ class _Load:
                 """
             )
             new_attrs = "_new_case_attrs"
-        build_layout(store, self.schema, events_rel="_new_events", case_attrs_rel=new_attrs)
-        return int(loaded), int(new_cases)
+        new_cases = build_layout(store, self.schema, events_rel="_new_events", case_attrs_rel=new_attrs)
+        return loaded, new_cases
 
     def record(self, result: IngestResult, seconds: float) -> None:
         """The ingest's row in ``main.ingests``."""

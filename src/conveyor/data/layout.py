@@ -180,8 +180,9 @@ def _replace(store: Store, target: str, select_sql: str, *, first: bool, touched
         store.execute(f"INSERT INTO {target} BY NAME {select_sql}")
 
 
-def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: str | None) -> None:
-    """Bring the stream's layout up to date with the new events in ``events_rel``.
+def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: str | None) -> int:
+    """Bring the stream's layout up to date with the new events in ``events_rel``; the number of
+    cases they start.
 
     ``events_rel`` holds decoded events (case_id, activity, ts, resource, lifecycle, seq, fp,
     ingest_id, attribute columns); ``case_attrs_rel`` one row per new case id (case_id and
@@ -230,6 +231,7 @@ def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: 
         _replace(store, f"{s}.events", "SELECT * FROM _tev", first=False, touched="_case_index")
         touched_events = "_tev"
 
+    new_cases = int(store.scalar("SELECT count(*) FROM _case_index WHERE NOT existed"))
     instances = _update_instances(store, schema, touched_events, first=first)
     _update_cases(store, schema, touched_events, instances, case_attrs_rel, first=first)
     _rebuild_variants(store, s, "variants", "variant_id")
@@ -247,6 +249,7 @@ def build_layout(store: Store, schema: str, *, events_rel: str, case_attrs_rel: 
         # The precomputed map holds exact medians, which cannot be updated in place: it is rebuilt
         # by the next read that wants it (conveyor.data.summaries.ensure_summaries).
         drop_summaries(store, schema)
+    return new_cases
 
 
 def _index_cases(store: Store, s: str, events_rel: str, *, first: bool) -> None:
