@@ -699,17 +699,24 @@ def saved_forecast(ws: Workspace, name: str) -> dict[str, Any]:
 
 
 def simulate(
-    ws: Workspace, stream: str, *, replications: int = 5, filters: Filters | None = None, progress: Any = None
+    ws: Workspace,
+    stream: str,
+    *,
+    replications: int = 5,
+    filters: Filters | None = None,
+    pools_by: str | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """The stream's simulation reproducing its as-is: actual vs simulated KPIs with 95% intervals
-    over replications (`conveyor simulate`). Times in seconds."""
+    over replications (`conveyor simulate`). Times in seconds. ``pools_by``: a case attribute
+    (e.g. the queue) whose values have their own pool of people per activity."""
     import time
 
     from conveyor.metrics import load_metrics
     from conveyor.planning.simulate import KPIS, calibrate, run_replications, summarise
 
     started = time.perf_counter()
-    model = calibrate(ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters)
+    model = calibrate(ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters, pools_by=pools_by)
     runs = run_replications(model, replications=replications, progress=progress)
     mean, intervals = summarise(runs)
     actual = {k: round(model.actual[k], 3) for k in KPIS}
@@ -749,7 +756,9 @@ def scenario(
     from conveyor.planning.simulate import calibrate
 
     spec = parse_scenario(Path(file))
-    model = calibrate(ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters)
+    model = calibrate(
+        ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters, pools_by=spec.get("pools_by")
+    )
     result = run_scenario(
         model, spec, replications=replications, forecasts=lambda name: load_forecast(ws.root, name), progress=progress
     )

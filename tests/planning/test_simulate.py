@@ -52,7 +52,7 @@ def test_as_is_reproduces_helpdesk_within_ten_percent(helpdesk: Path) -> None:
 def test_a_pool_short_of_people_queues(helpdesk: Path) -> None:
     with open_workspace(helpdesk, read_only=True) as ws:
         model = calibrate(ws.engine, "helpdesk", metrics=StreamMetrics())
-    busiest = max(model.capacity, key=lambda a: len([t for t in model.traces if a in t]))
+    busiest, _ = max(model.capacity, key=lambda pool: len([t for t in model.traces if pool[0] in t]))
     name = model.activities[busiest]
     base, _ = summarise(run_replications(model, replications=2, seed=5))
     # one person and a hundredfold handling time (more work a week than the week has hours): the
@@ -153,3 +153,107 @@ def test_step_scores_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     assert scores[1] == pytest.approx([0.0])  # the transition's: 20 is the middle third of 10, 20, 30
     assert scores[2] == pytest.approx([half, -half])
     assert rho == 0.0  # two pairs of consecutive steps: too few to measure a correlation on
+
+
+@pytest.fixture(scope="module")
+def tickets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's streams: its ticket queues (Billing has two agents for a fifth of the tickets)."""
+    from tests.conftest import demo_streams
+
+    root = tmp_path_factory.mktemp("queues") / "ws"
+    demo_streams(root, cases=1500, seed=4)
+    return root
+
+
+def test_pools_by_queue(tickets: Path) -> None:
+    from conveyor.metrics.definitions import load_metrics
+
+    stream = "ticket-to-resolution"
+    with open_workspace(tickets, read_only=True) as ws:
+        metrics = load_metrics(ws.root, stream)
+        shared = calibrate(ws.engine, stream, metrics=metrics)
+        model = calibrate(ws.engine, stream, metrics=metrics, pools_by="queue")
+        with pytest.raises(Exception, match="no case attribute 'nope'"):
+            calibrate(ws.engine, stream, metrics=metrics, pools_by="nope")
+    start = model.activities.index("Start Work")
+    pools = {v: c for (a, v), c in model.capacity.items() if a == start}
+    # Billing's two agents (both at work every week) against six in every other queue (fewer of
+    # them at work in an average week at this load); per activity, one pool for all
+    assert pools["Billing"] == 2
+    assert all(c > 2 for v, c in pools.items() if v != "Billing")
+    assert {v for (a, v) in shared.capacity if a == start} == {None}
+    assert set(model.values) == {"Service Desk", "Network", "Billing", "Applications", "Hardware"}
+    assert model.describe()["pools"]["Start Work @ Billing"]["people"] == 2
+
+    base, _ = summarise(run_replications(model, replications=2, seed=3))
+    # the understaffed queue is the busiest Start Work pool
+    start_pools = {k: v for k, v in base.items() if k.startswith("utilisation:Start Work @ ")}
+    assert max(start_pools, key=start_pools.__getitem__) == "utilisation:Start Work @ Billing"
+    more, _ = summarise(
+        run_replications(model, replications=2, seed=3, drivers=Drivers(staff={"Start Work @ Billing": "+2"}))
+    )
+    assert more["utilisation:Start Work @ Billing"] == pytest.approx(
+        base["utilisation:Start Work @ Billing"] / 2, rel=0.15
+    )
+    assert more["utilisation:Start Work @ Network"] == pytest.approx(base["utilisation:Start Work @ Network"], rel=0.05)
+    # "Start Work" alone changes each of its pools
+    each = Drivers(staff={"Start Work": "+1"}).capacity(model)
+    assert {v: each[(start, v)] for v in pools} == {v: c + 1 for v, c in pools.items()}
+    with pytest.raises(PlanningError, match="no pool 'Start Work @ Nowhere'") as err:
+        run_replications(model, replications=1, drivers=Drivers(staff={"Start Work @ Nowhere": 2}))
+    assert "Start Work @ Billing" in (err.value.hint or "")
+    with pytest.raises(PlanningError, match="pools are per activity"):
+        run_replications(shared, replications=1, drivers=Drivers(staff={"Start Work @ Billing": 2}))
+
+
+def test_pools_by_queue_from_the_command_line(tickets: Path, tmp_path: Path) -> None:
+    ws = str(tickets)
+    sim = subprocess.run(
+        [
+            CONVEYOR,
+            "simulate",
+            "ticket-to-resolution",
+            "--pools-by",
+            "queue",
+            "--replications",
+            "1",
+            "--json",
+            "-w",
+            ws,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(sim.stdout)
+    assert result["model"]["pools_by"] == "queue"
+    assert result["model"]["pools"]["Start Work @ Billing"]["people"] == 2
+    assert "Start Work @ Billing" in result["utilisation"]
+    spec = tmp_path / "billing.yaml"
+    spec.write_text(
+        "name: two more for Billing\nreplications: 1\npools_by: queue\n"
+        'drivers: {staff: {"Start Work @ Billing": "+2"}}\n',
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [CONVEYOR, "scenario", "ticket-to-resolution", "--file", str(spec), "--json", "-w", str(tickets)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scen = json.loads(out.stdout)
+    assert scen["pools_by"] == "queue"
+    assert scen["scenario"]["utilisation:Start Work @ Billing"] == pytest.approx(
+        scen["as_is"]["utilisation:Start Work @ Billing"] / 2, rel=0.15
+    )
+    assert "staff:Start Work @ Billing" in [t["driver"] for t in scen["tornado"]]
+    spec.write_text('drivers: {staff: {"Start Work @ Billing": "+2"}}\n', encoding="utf-8")
+    bad = subprocess.run(
+        [CONVEYOR, "scenario", "ticket-to-resolution", "--file", str(spec), "-w", str(tickets)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode != 0
+    assert "pools are per activity" in bad.stderr
+    assert "pools_by" in bad.stderr

@@ -355,6 +355,10 @@ def _days(seconds: float) -> str:
 def simulate(
     stream: Annotated[str, typer.Argument(help="The stream to simulate.")],
     replications: Annotated[int, typer.Option(help="Independent replications (intervals over them).")] = 5,
+    pools_by: Annotated[
+        str | None,
+        typer.Option("--pools-by", help="A case attribute (e.g. queue): a pool of people per value and activity."),
+    ] = None,
     quiet: QuietOpt = False,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
@@ -364,7 +368,13 @@ def simulate(
     how well it reproduces it: actual vs simulated cycle time and throughput."""
     with progress_reporter(not quiet and not json) as progress:
         result = call_service(
-            workspace, "simulate", stream, replications=replications, filters=filters, progress=progress
+            workspace,
+            "simulate",
+            stream,
+            replications=replications,
+            filters=filters,
+            pools_by=pools_by,
+            progress=progress,
         )
     if json:
         print_json(result)
@@ -391,6 +401,9 @@ def simulate(
     console.print(table)
     share = result["share_below_actual_median"]["simulated"]
     console.print(f"{share:.1%} of the simulated cases finish quicker than the log's median (50% would be exact)")
+    busiest = sorted(result["utilisation"].items(), key=lambda kv: -kv[1])[:3]
+    if busiest:
+        console.print("Busiest pools: " + ", ".join(f"{name} {u:.0%} busy" for name, u in busiest))
     m = result["model"]
     console.print(
         f"[dim]{result['replications']} replications of {result['cases_per_replication']:,.0f} cases, "

@@ -150,7 +150,12 @@ def _ticket_flow() -> tuple[Flow, list[str]]:
         "Reopen Ticket": ["customer"],
         "Close Ticket": ["system"],
     }
-    return Flow(list(base), "Create Ticket", moves, wait_list, resources), queues
+    # the agents' work: each queue's tickets by that queue's own agents
+    own = {
+        a: [agents[q] for q in queues]
+        for a in ("Start Work", "Request Customer Info", "Propose Solution", "Resolve Ticket")
+    }
+    return Flow(list(base), "Create Ticket", moves, wait_list, resources, class_resources=own), queues
 
 
 def _p2p_flow() -> Flow:

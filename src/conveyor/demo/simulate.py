@@ -7,7 +7,7 @@ the problems real operations have: a slow step, a rework loop, an understaffed q
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,7 +22,8 @@ class Flow:
 
     ``moves[k][a]`` maps next activity (or ``None`` for the end) to its probability for a case of
     class ``k`` that just did activity ``a``; ``wait_hours[k][a]`` is the median wait before
-    activity ``a`` (lognormal, spread ``sigma``); ``resources[a]`` the pool doing ``a``.
+    activity ``a`` (lognormal, spread ``sigma``); ``resources[a]`` the pool doing ``a``, or
+    ``class_resources[a][k]`` for a case of class ``k`` (a queue's own agents).
     """
 
     activities: list[str]
@@ -30,6 +31,7 @@ class Flow:
     moves: list[dict[str, dict[str | None, float]]]
     wait_hours: list[dict[str, float]]
     resources: dict[str, list[str]]
+    class_resources: dict[str, list[list[str]]] = field(default_factory=dict)
     sigma: float = 0.8
     max_steps: int = 60
 
@@ -77,11 +79,12 @@ def simulate(
     state = np.full(n, start, dtype=np.int64)
     t = arrivals_us.astype(np.int64).copy()
     cls = classes.astype(np.int64)
-    out_case, out_act, out_ts = [], [], []
+    out_case, out_act, out_ts, out_cls = [], [], [], []
     for _ in range(flow.max_steps):
         if case.size == 0:
             break
         out_case.append(case + case_offset)
+        out_cls.append(cls.copy())
         out_act.append(state.copy())
         out_ts.append(t.copy())
         u = rng.random(case.size)
@@ -97,10 +100,17 @@ def simulate(
     sizes = np.array([len(p) for p in pools])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     flat = [r for p in pools for r in p]
-    pick = offsets[acts] + (rng.random(acts.size) * sizes[acts]).astype(np.int64)
+    u = rng.random(acts.size)
+    resource = np.array(flat, dtype=object)[offsets[acts] + (u * sizes[acts]).astype(np.int64)]
+    if flow.class_resources:
+        event_cls = np.concatenate(out_cls) if out_cls else np.zeros(0, np.int64)
+        for name, per_class in flow.class_resources.items():
+            for k, people in enumerate(per_class):
+                at = (acts == flow.activities.index(name)) & (event_cls == k)
+                resource[at] = np.array(people, dtype=object)[(u[at] * len(people)).astype(np.int64)]
     return {
         "case": np.concatenate(out_case) if out_case else np.zeros(0, np.int64),
         "activity": acts,
         "ts_us": np.concatenate(out_ts) if out_ts else np.zeros(0, np.int64),
-        "resource": np.array(flat, dtype=object)[pick],
+        "resource": resource,
     }

@@ -5,9 +5,11 @@ A scenario file (YAML)::
 
     name: demand up, two more people on Start Work
     replications: 5
+    pools_by: queue                    # optional: a pool per queue (case attribute) and activity
     drivers:
       demand: 1.2                      # arrivals x 1.2
       staff: {Start Work: "+2"}        # a number replaces the pool; "+2" / "-1" change it
+                                       # ("Start Work @ Billing": one queue's pool)
       handling: {Classify Ticket: 0.5} # work x 0.5 ("*": every activity)
       automation: {Route Ticket: 0.6}  # share of the step done by an automation
     sensitivity:                       # optional: low and high per driver (default: each driver
@@ -47,12 +49,14 @@ def parse_scenario(path: Path) -> dict[str, Any]:
         raise PlanningError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(spec, dict):
         raise PlanningError(f"{path}: expected a mapping with drivers:", hint="drivers: {demand: 1.2}")
-    unknown = set(spec) - {"name", "replications", "drivers", "sensitivity", "playbooks"}
+    unknown = set(spec) - {"name", "replications", "pools_by", "drivers", "sensitivity", "playbooks"}
     if unknown:
         raise PlanningError(
             f"{path}: unknown key {sorted(unknown)[0]!r}",
-            hint="keys: name, replications, drivers, sensitivity, playbooks",
+            hint="keys: name, replications, pools_by, drivers, sensitivity, playbooks",
         )
+    if "pools_by" in spec and not isinstance(spec["pools_by"], str):
+        raise PlanningError(f"{path}: pools_by: expected a case attribute's name", hint="pools_by: queue")
     spec["drivers"] = _drivers(spec.get("drivers") or {}, f"{path}: drivers")
     for i, p in enumerate(spec.get("playbooks") or []):
         where = f"{path}: playbooks[{i}]"
@@ -192,6 +196,7 @@ def run_scenario(
         "stream": model.stream,
         "name": spec.get("name"),
         "replications": reps,
+        "pools_by": model.pools_by,
         "drivers": drivers.as_dict(),
         "as_is": {k: as_is[k] for k in as_is},
         "scenario": {k: scen[k] for k in scen},

@@ -17,7 +17,8 @@ What the model takes from the log:
   smoothed bootstrap of the log's own dependence between steps. Every step's time keeps its
   distribution, and no simulated case is a copy of a logged one;
 - **work and resources**: each activity has a pool of people (the distinct resources seen doing it
-  in an average week) who are busy for the step's work: the measured service time where the log
+  in an average week; with ``pools_by``, one pool per value of a case attribute such as the
+  queue, each serving its own cases) who are busy for the step's work: the measured service time where the log
   has start events, else the stated handling minutes of ``metrics/STREAM.yaml`` (never more
   than the observed time to the step; steps by automations or outside parties take no one's
   time). The rest of a step's time is waiting that does not depend on the pool (customers,
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from conveyor.data.engine import Engine
+from conveyor.data.quoting import quote
 from conveyor.data.sql import Query
 from conveyor.metrics.definitions import StreamMetrics
 from conveyor.mining.filters import Filters, scope_for
@@ -84,11 +86,19 @@ SPAN = Query(
 POOLS = Query(
     "simulate.pools",
     """WITH {scope}
-    SELECT activity, count(DISTINCT resource) AS people, count(*) AS n,
-           count(DISTINCT date_trunc('week', ts)) AS weeks,
-           count(DISTINCT resource || '|' || CAST(date_trunc('week', ts) AS VARCHAR)) AS person_weeks
-    FROM fe GROUP BY activity""",
+    SELECT fe.activity, {pool_value} AS pool_value, count(DISTINCT fe.resource) AS people, count(*) AS n,
+           count(DISTINCT date_trunc('week', fe.ts)) AS weeks,
+           count(DISTINCT fe.resource || '|' || CAST(date_trunc('week', fe.ts) AS VARCHAR)) AS person_weeks
+    FROM fe {pool_join} GROUP BY ALL""",
 )
+CASE_VALUES = Query(
+    "simulate.case_values",
+    """WITH {scope}
+    SELECT fc.case_idx, {pool_value} AS pool_value FROM fc {pool_join}""",
+)
+
+#: a pool: (activity index, value of the ``pools_by`` attribute, or None for the activity's own)
+Pool = tuple[int, str | None]
 
 
 @dataclass
@@ -105,11 +115,17 @@ class SimModel:
     pace: float  # correlation of consecutive steps' normal scores within the log's cases
     scores: list[np.ndarray]  # per trace: the normal scores of that log case's step times
     work: dict[int, float | np.ndarray]  # activity -> mean seconds, or measured samples
-    capacity: dict[int, int]  # activity -> people (absent: no one's time)
+    capacity: dict[Pool, int]  # pool -> people (an activity with none: no one's time)
     calendar: dict[int, np.ndarray]  # activity -> 168 booleans
     actual: dict[str, float]
     measured_work: bool
+    values: list[str | None] = field(default_factory=list)  # per trace: its case's pools_by value
+    pools_by: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    def pool_name(self, pool: Pool) -> str:
+        a, value = pool
+        return self.activities[a] if value is None else f"{self.activities[a]} @ {value}"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -121,13 +137,14 @@ class SimModel:
             "work": "measured (start to complete)" if self.measured_work else "stated handling minutes",
             "pace_correlation": round(self.pace, 3),
             "smoothing": SMOOTHING,
+            "pools_by": self.pools_by,
             "pools": {
-                self.activities[a]: {
+                self.pool_name(pool): {
                     "people": c,
-                    "work_minutes": round(_mean_work(self.work[a]) / 60, 2),
-                    "open_hours_per_week": int(self.calendar[a].sum()),
+                    "work_minutes": round(_mean_work(self.work[pool[0]]) / 60, 2),
+                    "open_hours_per_week": int(self.calendar[pool[0]].sum()),
                 }
-                for a, c in sorted(self.capacity.items())
+                for pool, c in sorted(self.capacity.items(), key=lambda item: (item[0][0], str(item[0][1])))
             },
             "notes": self.notes,
         }
@@ -137,11 +154,26 @@ def _mean_work(w: float | np.ndarray) -> float:
     return float(np.mean(w)) if isinstance(w, np.ndarray) else float(w)
 
 
-def calibrate(engine: Engine, stream: str, *, metrics: StreamMetrics, filters: Filters | None = None) -> SimModel:
-    """Mine the simulation model of ``stream`` (see the module's docstring)."""
+def calibrate(
+    engine: Engine,
+    stream: str,
+    *,
+    metrics: StreamMetrics,
+    filters: Filters | None = None,
+    pools_by: str | None = None,
+) -> SimModel:
+    """Mine the simulation model of ``stream`` (see the module's docstring); ``pools_by``: a case
+    attribute whose values have their own pool of people per activity (e.g. the queue)."""
     from conveyor.metrics.kpis import stream_info
 
     scope = scope_for(engine, stream, filters)
+    if pools_by is not None:
+        stream_info(engine, stream).attribute(pools_by, "--pools-by")
+    pool_parts = (
+        {"pool_value": f"CAST(c.{quote(pools_by)} AS VARCHAR)", "pool_join": f"JOIN {scope.s}.cases c USING (case_idx)"}
+        if pools_by is not None
+        else {"pool_value": "CAST(NULL AS VARCHAR)", "pool_join": ""}
+    )
     span = engine.run(SPAN, params=scope.params, **scope.parts())[0]
     if not span["cases"]:
         raise PlanningError(f"stream {stream!r} has no cases to simulate (after the filters)")
@@ -185,7 +217,16 @@ def calibrate(engine: Engine, stream: str, *, metrics: StreamMetrics, filters: F
     first = span["first_ts"]
     weeks = max((span["last_arrival"] - first).total_seconds() / WEEK, 1 / 7)
     rates = _hour_of_week_rates(engine, scope, weeks)
-    capacity, calendar, work, notes = _pools(engine, scope, names, index, staffed, services, costs, measured)
+    capacity, calendar, work, notes = _pools(
+        engine, scope, pool_parts, names, index, staffed, services, costs, measured
+    )
+    values: list[str | None] = [None] * len(rows)
+    if pools_by is not None:
+        by_case = {
+            int(r["case_idx"]): r["pool_value"]
+            for r in engine.run(CASE_VALUES, params=scope.params, **scope.parts(**pool_parts))
+        }
+        values = [by_case.get(int(r["case_idx"])) for r in rows]
     if len(rows) < span["cases"]:
         notes.append(f"routes and times from a sample of {len(rows):,} of {span['cases']:,} cases")
     actual = {
@@ -208,6 +249,8 @@ def calibrate(engine: Engine, stream: str, *, metrics: StreamMetrics, filters: F
         work=work,
         capacity=capacity,
         calendar=calendar,
+        values=values,
+        pools_by=pools_by,
         actual=actual,
         measured_work=measured,
         notes=notes,
@@ -318,21 +361,21 @@ def _hour_of_week_rates(engine: Engine, scope: Any, weeks: float) -> np.ndarray:
 def _pools(
     engine: Engine,
     scope: Any,
+    pool_parts: dict[str, str],
     names: list[str],
     index: dict[int, int],
     staffed: dict[int, int],
     services: dict[int, list[float]],
     costs: Any,
     measured: bool,
-) -> tuple[dict[int, int], dict[int, np.ndarray], dict[int, float | np.ndarray], list[str]]:
-    capacity: dict[int, int] = {}
+) -> tuple[dict[Pool, int], dict[int, np.ndarray], dict[int, float | np.ndarray], list[str]]:
+    capacity: dict[Pool, int] = {}
     work: dict[int, float | np.ndarray] = {}
     notes = []
-    pools = {
-        index[r["activity"]]: r
-        for r in engine.run(POOLS, params=scope.params, **scope.parts())
-        if r["activity"] in index
-    }
+    pools: dict[int, list[dict[str, Any]]] = {}
+    for r in engine.run(POOLS, params=scope.params, **scope.parts(**pool_parts)):
+        if r["activity"] in index:
+            pools.setdefault(index[r["activity"]], []).append(r)
     hours: dict[int, np.ndarray] = {i: np.zeros(168) for i in range(len(names))}
     for r in engine.run(HOURS, params=scope.params, **scope.parts()):
         if r["activity"] in index:
@@ -346,12 +389,13 @@ def _pools(
     for a, name in enumerate(names):
         if not staffed.get(a):
             continue
-        p = pools.get(a)
-        if p is None or not p["people"]:
+        staffed_pools = [p for p in pools.get(a, []) if p["people"]]
+        if not staffed_pools:
             without_people.append(name)
             continue
-        # people who do it in an average week it is done in
-        capacity[a] = max(1, math.ceil(p["person_weeks"] / max(p["weeks"], 1)))
+        for p in staffed_pools:
+            # people who do it in an average week it is done in
+            capacity[(a, p["pool_value"])] = max(1, math.ceil(p["person_weeks"] / max(p["weeks"], 1)))
         if measured and services.get(a):
             work[a] = np.asarray(services[a])
         else:
@@ -369,7 +413,8 @@ def _pools(
 @dataclass
 class Drivers:
     """What a scenario changes: arrivals x ``demand``; per activity, people (``staff``: a number
-    replaces the pool, ``"+2"``/``"-1"`` changes it), work x ``handling``, and the ``automation``
+    replaces the pool, ``"+2"``/``"-1"`` changes it; with pools by an attribute, ``"ACTIVITY @
+    VALUE"`` names one pool and ``"ACTIVITY"`` changes each of its pools), work x ``handling``, and the ``automation``
     share of a step: those steps happen at once, taking no one's work and none of the time the
     log shows before them (an upper bound where part of that time is outside parties')."""
 
@@ -381,9 +426,28 @@ class Drivers:
     def check(self, model: SimModel) -> None:
         if self.demand <= 0:
             raise PlanningError(f"demand: {self.demand:g} must be above 0 (1.2 means 20% more cases)", field="demand")
+        for name in self.staff:
+            activity, at, pool_value = (part.strip() for part in name.partition("@"))
+            if not at or activity not in model.activities:
+                continue
+            if model.pools_by is None:
+                raise PlanningError(
+                    f"staff: {name!r} names a pool by value, but the pools are per activity",
+                    field="staff",
+                    hint="pools_by: ATTRIBUTE in the scenario file (or --pools-by), or staff the activity",
+                )
+            a = model.activities.index(activity)
+            if (a, pool_value) not in model.capacity:
+                known = [model.pool_name(p) for p in model.capacity if p[0] == a]
+                raise PlanningError(
+                    f"staff: no pool {name!r} in {model.stream}",
+                    field="staff",
+                    hint=f"{activity}'s pools: {', '.join(known) or 'none (no resources recorded)'}",
+                )
         for what, table in (("staff", self.staff), ("handling", self.handling), ("automation", self.automation)):
             for name, value in table.items():
-                if name != "*" and name not in model.activities:
+                activity = name.partition("@")[0].strip() if what == "staff" else name
+                if name != "*" and activity not in model.activities:
                     raise PlanningError(
                         f"{what}: no activity {name!r} in {model.stream}",
                         field=what,
@@ -394,15 +458,23 @@ class Drivers:
                 if what == "handling" and float(value) < 0:
                     raise PlanningError(f"handling: {name}: {value} must be 0 or more (0.8: 20% faster)", field=what)
 
-    def capacity(self, model: SimModel) -> dict[int, int]:
+    def capacity(self, model: SimModel) -> dict[Pool, int]:
         out = dict(model.capacity)
         for name, value in self.staff.items():
-            targets = list(out) if name == "*" else [model.activities.index(name)]
-            for a in targets:
-                base = out.get(a, 0)
+            activity, at, pool_value = (part.strip() for part in name.partition("@"))
+            targets: list[Pool]
+            if name == "*":
+                targets = list(out)
+            elif at:
+                targets = [(model.activities.index(activity), pool_value)]
+            else:
+                a = model.activities.index(activity)
+                targets = [p for p in out if p[0] == a] or [(a, None)]
+            for pool in targets:
+                base = out.get(pool, 0)
                 text = str(value).strip()
                 new = base + int(text) if text[:1] in "+-" else int(text)
-                out[a] = max(new, 0)
+                out[pool] = max(new, 0)
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -454,7 +526,7 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
     started = time.perf_counter()
     env = simpy.Environment()
     capacity = drivers.capacity(model)
-    pools = {a: simpy.Resource(env, capacity=c) for a, c in capacity.items() if c > 0}
+    pools = {p: simpy.Resource(env, capacity=c) for p, c in capacity.items() if c > 0}
     handling = {model.activities.index(k): float(v) for k, v in drivers.handling.items() if k != "*"}
     all_handling = float(drivers.handling.get("*", 1.0))
     automated = {model.activities.index(k): float(v) for k, v in drivers.automation.items() if k != "*"}
@@ -478,6 +550,7 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
 
     def case(k: int, at: float) -> Generator[Any, Any, None]:
         trace = model.traces[k]
+        value = model.values[k] if model.values else None
         yield env.timeout(at)
         start = env.now
         # the copied case's step scores, blended with fresh noise
@@ -495,7 +568,11 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
                 continue  # done by the automation at once: no one's work, no wait for a person
             work = work_time(a, step)
             yield env.timeout(max(step - work, 0.0))
-            pool = pools.get(a)
+            key = (a, value)
+            pool = pools.get(key)
+            if pool is None and value is not None:  # no pool of its own: the activity's shared one
+                key = (a, None)
+                pool = pools.get(key)
             if pool is None or work <= 0:
                 yield env.timeout(work)
                 continue
@@ -508,7 +585,7 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
                 if wait:
                     yield env.timeout(wait)
                 yield env.timeout(work)
-                busy[a] += work
+                busy[key] += work
         cycle.append(env.now - start)
 
     for t, k in zip(arrivals, pick, strict=True):
@@ -526,7 +603,7 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
         # beside the median's error where the distribution has a gap around its median
         "share_below_actual_median": float(np.mean(c < model.actual["cycle_time_median"])),
         "cases_per_second": len(cycle) / seconds if seconds > 0 else 0.0,
-        **{f"utilisation:{model.activities[a]}": busy[a] / (capacity[a] * weeks * WEEK) for a in pools},
+        **{f"utilisation:{model.pool_name(p)}": busy[p] / (capacity[p] * weeks * WEEK) for p in pools},
     }
 
 

@@ -429,6 +429,7 @@ def saved_forecast(name: str, _: Viewer, ws: WS) -> Response:
 
 class SimulateRequest(FilterBody):
     replications: int = Field(default=5, ge=1, le=100)
+    pools_by: str | None = Field(default=None, description="A case attribute whose values have their own pools.")
 
 
 @router.post(
@@ -443,7 +444,12 @@ def simulate(stream: str, body: SimulateRequest, request: Request, _: Viewer) ->
         ws = root_ws.session()
         try:
             return service.simulate(
-                ws, stream, replications=body.replications, filters=body.filters(), progress=progress
+                ws,
+                stream,
+                replications=body.replications,
+                filters=body.filters(),
+                pools_by=body.pools_by,
+                progress=progress,
             )
         finally:
             ws.close()
