@@ -21,6 +21,7 @@ PARTS = {
     "limit": "10",
     "top": "5",
     "buckets": "count(*) FILTER (WHERE duration_seconds < 3600) AS b0",
+    "bucket_names": "b0",
     "violations": "SELECT case_idx FROM fe WHERE activity = 1",
     "ev": "s.events",
     # KPIs: a case-value relation, its aggregate and the period; opportunities and drill-down

@@ -36,9 +36,9 @@ __all__ = [
 
 NODES = Query(
     "map.nodes",
-    """WITH {scope}, n AS (SELECT activity, count(*) AS events FROM fe GROUP BY activity)
-    SELECT a.name AS activity, n.events, ac.cases
-    FROM n JOIN ac USING (activity) JOIN {s}.activities a ON a.code = n.activity
+    """WITH {scope}
+    SELECT a.name AS activity, an.events, ac.cases
+    FROM an JOIN ac USING (activity) JOIN {s}.activities a ON a.code = an.activity
     ORDER BY events DESC, activity""",
 )
 
@@ -48,13 +48,12 @@ EDGES = Query(
         SELECT case_idx, activity, next_activity, (epoch_us(next_ts) - epoch_us(ts)) / 1e6 AS seconds
         FROM fe WHERE next_activity IS NOT NULL
     ), g AS (
-        SELECT activity, next_activity, count(*) AS frequency,
-               avg(seconds) AS mean_seconds, median(seconds) AS median_seconds,
-               quantile_cont(seconds, 0.9) AS p90_seconds, sum(seconds) AS total_seconds
+        SELECT activity, next_activity, count(*) AS frequency, avg(seconds) AS mean_seconds,
+               quantile_cont(seconds, [0.5, 0.9]) AS q, sum(seconds) AS total_seconds
         FROM d GROUP BY activity, next_activity
     )
-    SELECT src.name AS source, dst.name AS target, frequency, tc.cases, mean_seconds, median_seconds,
-           p90_seconds, total_seconds
+    SELECT src.name AS source, dst.name AS target, frequency, tc.cases, mean_seconds, q[1] AS median_seconds,
+           q[2] AS p90_seconds, total_seconds
     FROM g JOIN tc USING (activity, next_activity) JOIN {s}.activities src ON src.code = g.activity JOIN {s}.activities dst ON dst.code = g.next_activity
     ORDER BY frequency DESC, source, target""",
 )
@@ -62,11 +61,8 @@ EDGES = Query(
 ENDPOINTS = Query(
     "map.endpoints",
     """WITH {scope}
-    SELECT 'start' AS kind, a.name AS activity, count(*) AS cases
-    FROM fe JOIN {s}.activities a ON a.code = fe.activity WHERE fe.pos = 0 GROUP BY a.name
-    UNION ALL
-    SELECT 'end' AS kind, a.name AS activity, count(*) AS cases
-    FROM fe JOIN {s}.activities a ON a.code = fe.activity WHERE fe.next_activity IS NULL GROUP BY a.name
+    SELECT ep.kind, a.name AS activity, ep.cases
+    FROM ep JOIN {s}.activities a ON a.code = ep.activity
     ORDER BY kind, cases DESC, activity""",
 )
 
@@ -120,8 +116,10 @@ def unfiltered_scope(schema: str, level: Level = "events") -> str:
 
 def case_counts(*, by_variant: bool) -> str:
     """CTEs counting the cases in scope per activity (``ac``), per directly-follows pair (``tc``)
-    and per activity reached from another (``nc``), and (by variant only) how often each variant
-    does each activity (``vs``: variant_id, activity, n) with its cases in scope (``vc``).
+    and per activity reached from another (``nc``), the events per activity (``an``), the cases
+    starting and ending with each activity (``ep``: kind, activity, cases), and (by variant only)
+    how often each variant does each activity (``vs``: variant_id, activity, n) with its cases in
+    scope (``vc``).
 
     Where whole cases are kept, a case's activities are its variant's: the counts are sums over
     the variants in scope (a group-by over the small variants table) instead of distinct counts
@@ -133,7 +131,12 @@ def case_counts(*, by_variant: bool) -> str:
         tc AS (SELECT activity, next_activity, count(DISTINCT case_idx) AS cases FROM fe
                WHERE next_activity IS NOT NULL GROUP BY activity, next_activity),
         nc AS (SELECT next_activity AS activity, count(DISTINCT case_idx) AS cases FROM fe
-               WHERE next_activity IS NOT NULL GROUP BY next_activity)"""
+               WHERE next_activity IS NOT NULL GROUP BY next_activity),
+        an AS (SELECT activity, count(*) AS events FROM fe GROUP BY activity),
+        ep AS (SELECT 'start' AS kind, activity, count(*) AS cases FROM fe WHERE pos = 0 GROUP BY activity
+               UNION ALL
+               SELECT 'end' AS kind, activity, count(*) AS cases FROM fe WHERE next_activity IS NULL
+               GROUP BY activity)"""
     return """vc AS (SELECT variant_id, count(*) AS cases FROM fc GROUP BY variant_id),
         vs AS (SELECT variant_id, activity, count(*) AS n
                FROM (SELECT variant_id, unnest(activities) AS activity FROM fv SEMI JOIN vc USING (variant_id)) x
@@ -147,7 +150,14 @@ def case_counts(*, by_variant: bool) -> str:
                FROM vt JOIN vc USING (variant_id) GROUP BY vt.activity, vt.next_activity),
         nc AS (SELECT t.activity, CAST(sum(vc.cases) AS BIGINT) AS cases
                FROM (SELECT DISTINCT variant_id, next_activity AS activity FROM vt) t JOIN vc USING (variant_id)
-               GROUP BY t.activity)"""
+               GROUP BY t.activity),
+        an AS (SELECT vs.activity, CAST(sum(vs.n * vc.cases) AS BIGINT) AS events FROM vs JOIN vc USING (variant_id)
+               GROUP BY vs.activity),
+        ep AS (SELECT 'start' AS kind, fv.activities[1] AS activity, CAST(sum(vc.cases) AS BIGINT) AS cases
+               FROM fv JOIN vc USING (variant_id) GROUP BY fv.activities[1]
+               UNION ALL
+               SELECT 'end' AS kind, fv.activities[-1] AS activity, CAST(sum(vc.cases) AS BIGINT) AS cases
+               FROM fv JOIN vc USING (variant_id) GROUP BY fv.activities[-1])"""
 
 
 def materialize_summaries(store: Store, schema: str) -> None:
