@@ -403,7 +403,9 @@ def simulate(
     console.print(f"{share:.1%} of the simulated cases finish quicker than the log's median (50% would be exact)")
     busiest = sorted(result["utilisation"].items(), key=lambda kv: -kv[1])[:3]
     if busiest:
-        console.print("Busiest pools: " + ", ".join(f"{name} {u:.0%} busy" for name, u in busiest))
+        console.print(
+            "Busiest pools (share of their open hours at work): " + ", ".join(f"{name} {u:.1%}" for name, u in busiest)
+        )
     m = result["model"]
     console.print(
         f"[dim]{result['replications']} replications of {result['cases_per_replication']:,.0f} cases, "

@@ -603,7 +603,12 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
         # beside the median's error where the distribution has a gap around its median
         "share_below_actual_median": float(np.mean(c < model.actual["cycle_time_median"])),
         "cases_per_second": len(cycle) / seconds if seconds > 0 else 0.0,
-        **{f"utilisation:{model.pool_name(p)}": busy[p] / (capacity[p] * weeks * WEEK) for p in pools},
+        # the share of the pool's people's open hours (its activity's calendar) spent working
+        **{
+            f"utilisation:{model.pool_name(p)}": busy[p]
+            / (capacity[p] * weeks * max(int(model.calendar[p[0]].sum()), 1) * HOUR)
+            for p in pools
+        },
     }
 
 
