@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import glob
+import json
 import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -56,6 +58,24 @@ def demo_streams(target: Path, *, cases: int, seed: int) -> Path:
     for name, text in DEMO_METRICS.items():
         (root / "metrics" / f"{name}.yaml").write_text(text, encoding="utf-8")
     return root / "conveyor.duckdb"
+
+
+#: the installed command line, as a command prefix
+CONVEYOR = [str(Path(sys.executable).parent / "conveyor")]
+
+
+def cli(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``conveyor ARGS`` on the workspace ``root`` (its exit status checked unless ``check``)."""
+    env = {**os.environ, "CONVEYOR_WORKSPACE": str(root), "COLUMNS": "200"}
+    proc = subprocess.run([*CONVEYOR, *args], capture_output=True, text=True, env=env, timeout=600, check=False)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def cli_json(root: Path, *args: str) -> Any:
+    """What ``conveyor ARGS --json`` prints on the workspace ``root``."""
+    return json.loads(cli(root, *args, "--json").stdout)
 
 
 def need(module: str, reason: str) -> Any:

@@ -3,9 +3,6 @@ and playbooks run end to end, and bad scenario files say what is wrong."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +13,11 @@ from conveyor.planning import PlanningError
 from conveyor.planning.scenario import parse_scenario
 from conveyor.planning.simulate import Drivers, calibrate, run_replications, summarise
 from conveyor.workspace import init_workspace, open_workspace
-
-CONVEYOR = str(Path(sys.executable).parent / "conveyor")
+from tests.conftest import cli, cli_json, demo_streams, require_data
 
 
 @pytest.fixture(scope="module")
 def helpdesk(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import require_data
-
     root = init_workspace(tmp_path_factory.mktemp("sim") / "ws")
     with open_workspace(root) as ws:
         ingest(ws.store, require_data() / "helpdesk.csv", stream="helpdesk")
@@ -32,13 +26,7 @@ def helpdesk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.realdata
 def test_as_is_reproduces_helpdesk_within_ten_percent(helpdesk: Path) -> None:
-    out = subprocess.run(
-        [CONVEYOR, "simulate", "helpdesk", "--replications", "3", "--json", "-w", str(helpdesk)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.stdout)
+    result = cli_json(helpdesk, "simulate", "helpdesk", "--replications", "3")
     assert set(result["actual"]) == set(result["simulated"]) == set(result["intervals"])
     assert abs(result["error"]["cycle_time_median"]) <= 0.10
     assert abs(result["error"]["throughput_per_week"]) <= 0.10
@@ -69,24 +57,7 @@ def test_a_pool_short_of_people_queues(helpdesk: Path) -> None:
 
 @pytest.mark.realdata
 def test_scenario_with_tornado_and_playbook(helpdesk: Path, tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            CONVEYOR,
-            "forecast",
-            "helpdesk",
-            "--freq",
-            "W",
-            "--horizon",
-            "4",
-            "--save",
-            "arrivals",
-            "-q",
-            "-w",
-            str(helpdesk),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cli(helpdesk, "forecast", "helpdesk", "--freq", "W", "--horizon", "4", "--save", "arrivals", "-q")
     spec = tmp_path / "s.yaml"
     spec.write_text(
         """name: busier
@@ -98,13 +69,7 @@ playbooks:
     then: {demand: 1.0}
 """
     )
-    out = subprocess.run(
-        [CONVEYOR, "scenario", "helpdesk", "--file", str(spec), "--json", "-w", str(helpdesk)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.stdout)
+    result = cli_json(helpdesk, "scenario", "helpdesk", "--file", str(spec))
     assert result["change"]["throughput_per_week"] == pytest.approx(0.3, abs=0.08)
     assert [t["driver"] for t in result["tornado"]] == ["demand"]
     (book,) = result["playbooks"]
@@ -148,7 +113,9 @@ def test_step_scores_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     traces = [(0, 1, 2), (0, 1), (0, 1, 2)]
     rows = [{"ts": [0, 10, 15]}, {"ts": [0, 20]}, {"ts": [0, 30, 31]}]
     delays = {(0, 1): [10.0, 20.0, 30.0], (1, 2): [5.0, 1.0]}
-    scores, rho = simulate._step_scores(traces, rows, delays)
+    routes = simulate._route_delays(traces, rows)
+    assert routes == {((0, 1, 2), 1): [10.0, 30.0], ((0, 1, 2), 2): [5.0, 1.0]}  # in case order
+    scores, rho = simulate._step_scores(traces, delays, routes)
     assert scores[0] == pytest.approx([-half, half])  # route A's samples: 10 of (10, 30), 5 of (5, 1)
     assert scores[1] == pytest.approx([0.0])  # the transition's: 20 is the middle third of 10, 20, 30
     assert scores[2] == pytest.approx([half, -half])
@@ -158,8 +125,6 @@ def test_step_scores_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def tickets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's streams: its ticket queues (Billing has two agents for a fifth of the tickets)."""
-    from tests.conftest import demo_streams
-
     root = tmp_path_factory.mktemp("queues") / "ws"
     demo_streams(root, cases=1500, seed=4)
     return root
@@ -207,25 +172,7 @@ def test_pools_by_queue(tickets: Path) -> None:
 
 
 def test_pools_by_queue_from_the_command_line(tickets: Path, tmp_path: Path) -> None:
-    ws = str(tickets)
-    sim = subprocess.run(
-        [
-            CONVEYOR,
-            "simulate",
-            "ticket-to-resolution",
-            "--pools-by",
-            "queue",
-            "--replications",
-            "1",
-            "--json",
-            "-w",
-            ws,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(sim.stdout)
+    result = cli_json(tickets, "simulate", "ticket-to-resolution", "--pools-by", "queue", "--replications", "1")
     assert result["model"]["pools_by"] == "queue"
     assert result["model"]["pools"]["Start Work @ Billing"]["people"] == 2
     assert "Start Work @ Billing" in result["utilisation"]
@@ -235,25 +182,14 @@ def test_pools_by_queue_from_the_command_line(tickets: Path, tmp_path: Path) -> 
         'drivers: {staff: {"Start Work @ Billing": "+2"}}\n',
         encoding="utf-8",
     )
-    out = subprocess.run(
-        [CONVEYOR, "scenario", "ticket-to-resolution", "--file", str(spec), "--json", "-w", str(tickets)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    scen = json.loads(out.stdout)
+    scen = cli_json(tickets, "scenario", "ticket-to-resolution", "--file", str(spec))
     assert scen["pools_by"] == "queue"
     assert scen["scenario"]["utilisation:Start Work @ Billing"] == pytest.approx(
         scen["as_is"]["utilisation:Start Work @ Billing"] / 2, rel=0.15
     )
     assert "staff:Start Work @ Billing" in [t["driver"] for t in scen["tornado"]]
     spec.write_text('drivers: {staff: {"Start Work @ Billing": "+2"}}\n', encoding="utf-8")
-    bad = subprocess.run(
-        [CONVEYOR, "scenario", "ticket-to-resolution", "--file", str(spec), "-w", str(tickets)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = cli(tickets, "scenario", "ticket-to-resolution", "--file", str(spec), check=False)
     assert bad.returncode != 0
     assert "pools are per activity" in bad.stderr
     assert "pools_by" in bad.stderr

@@ -4,11 +4,9 @@ small demo workspace, with a token of each role (made by the CLI while the serve
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +17,9 @@ import httpx
 import pytest
 
 from conveyor.review.html import CHROMIUM_FLAGS
-from tests.conftest import need, skip_or_fail
+from tests.conftest import CONVEYOR, cli, cli_json, need, skip_or_fail
 
 FLAGS = [f for f in CHROMIUM_FLAGS if f != "--headless"]  # the flags the PDF printer uses (no network)
-CONVEYOR = [str(Path(sys.executable).parent / "conveyor")]
 
 
 @dataclass
@@ -41,18 +38,6 @@ class Server:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         headers.update(kw.pop("headers", {}))
         return httpx.request(method, self.url + path, headers=headers, timeout=120, **kw)
-
-
-def cli(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONVEYOR_WORKSPACE": str(root), "COLUMNS": "200"}
-    proc = subprocess.run([*CONVEYOR, *args], capture_output=True, text=True, env=env, timeout=600, check=False)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def cli_json(root: Path, *args: str) -> object:
-    return json.loads(cli(root, *args, "--json").stdout)
 
 
 #: CLI commands run on the workspace before the server starts, and the API route answering the same.

@@ -34,7 +34,6 @@ throughput against the log's, with intervals over replications.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, Generator
@@ -203,8 +202,9 @@ def calibrate(
                 services.setdefault(a, []).append(max(0.0, float(ts[i] - starts[i])))
             if res[i] is None or res[i] not in free:
                 staffed[a] = staffed.get(a, 0) + 1
-    by_route = _route_delays(traces, rows, index)
-    scores, pace = _step_scores(traces, rows, delays)
+    routes = _route_delays(traces, rows)
+    scores, pace = _step_scores(traces, delays, routes)
+    by_route = {k: np.sort(np.asarray(v)) for k, v in routes.items()}
     rng = np.random.default_rng(11)
     sampled = {
         k: np.sort(
@@ -257,67 +257,51 @@ def calibrate(
     )
 
 
-def _route_delays(
-    traces: list[tuple[int, ...]], rows: list[dict[str, Any]], index: dict[int, int]
-) -> dict[tuple[tuple[int, ...], int], np.ndarray]:
-    """Step times per route where a route has at least ``ROUTE_MIN`` cases: a short route's steps
-    are not timed like the same transitions on a long one (a quick fix vs a case that loops)."""
+def _route_delays(traces: list[tuple[int, ...]], rows: list[dict[str, Any]]) -> dict[Any, list[float]]:
+    """Step times per route where a route has at least ``ROUTE_MIN`` cases (a short route's steps
+    are not timed like the same transitions on a long one: a quick fix vs a case that loops), in
+    case order, like the transitions' delays."""
     counts: dict[tuple[int, ...], int] = {}
     for t in traces:
         counts[t] = counts.get(t, 0) + 1
-    out: dict[tuple[tuple[int, ...], int], list[float]] = {}
+    out: dict[Any, list[float]] = {}
     for t, r in zip(traces, rows, strict=True):
         if counts[t] < ROUTE_MIN:
             continue
         ts = r["ts"]
         for i in range(1, len(t)):
             out.setdefault((t, i), []).append(max(0.0, float(ts[i] - ts[i - 1])))
-    return {k: np.sort(np.asarray(v)) for k, v in out.items()}
+    return out
 
 
 def _normal_scores(values: np.ndarray) -> np.ndarray:
     """Each value's normal score in its own sample, in the sample's order: the mean of a standard
     normal over the slice of probability its rank holds, so tied values (many steps take no time
     at all) share one score instead of being spread by the order they came in."""
-    from statistics import NormalDist
+    from scipy.special import ndtri
 
     n = len(values)
     if not n:
         return np.zeros(0)
-    nd = NormalDist()
     order = np.argsort(values, kind="stable")
     ordered = values[order]
-    # tie groups of the sorted values: [first, last) ranks
-    cuts = np.flatnonzero(np.diff(ordered)) + 1
-    bounds = np.concatenate(([0], cuts, [n]))
-    sorted_scores = np.empty(n)
-    for lo, hi in itertools.pairwise(bounds):
-        a = nd.inv_cdf(lo / n) if lo else -math.inf
-        b = nd.inv_cdf(hi / n) if hi < n else math.inf
-        pa = nd.pdf(a) if lo else 0.0
-        pb = nd.pdf(b) if hi < n else 0.0
-        sorted_scores[lo:hi] = (pa - pb) / ((hi - lo) / n)
+    # tie groups of the sorted values: ranks [lo, hi), i.e. probability (lo / n, hi / n)
+    lo = np.flatnonzero(np.concatenate(([True], np.diff(ordered) != 0)))
+    hi = np.append(lo[1:], n)
+    density = np.exp(-0.5 * ndtri(np.stack([lo / n, hi / n])) ** 2) / math.sqrt(2 * math.pi)  # 0 at +/-inf
     out = np.empty(n)
-    out[order] = sorted_scores
+    out[order] = np.repeat((density[0] - density[1]) / ((hi - lo) / n), hi - lo)
     return out
 
 
 def _step_scores(
-    traces: list[tuple[int, ...]], rows: list[dict[str, Any]], delays: dict[tuple[int, int], list[float]]
+    traces: list[tuple[int, ...]], delays: dict[tuple[int, int], list[float]], routes: dict[Any, list[float]]
 ) -> tuple[list[np.ndarray], float]:
     """Per log case, the normal score of each step's time in the distribution the simulation
-    draws that step from (its route's where the route is common, else its transition's); and the
-    correlation of consecutive steps' scores (how much a case's pace carries over)."""
-    counts: dict[tuple[int, ...], int] = {}
-    for t in traces:
-        counts[t] = counts.get(t, 0) + 1
-    # gathered in the same case order as the delays, so position k of a sample's scores is the
-    # k-th case (in trace order) that contributed to it
-    routes: dict[Any, list[float]] = {}
-    for t, r in zip(traces, rows, strict=True):
-        if counts[t] >= ROUTE_MIN:
-            for i in range(1, len(t)):
-                routes.setdefault((t, i), []).append(max(0.0, float(r["ts"][i] - r["ts"][i - 1])))
+    draws that step from (``routes``' where the route is common, else its transition's in
+    ``delays``); and the correlation of consecutive steps' scores (how much a case's pace carries
+    over). Both samples are in case order, so position k of a sample's scores is the k-th case (in
+    trace order) that contributed to it."""
     ranked = {k: _normal_scores(np.asarray(v)) for k, v in (*delays.items(), *routes.items())}
     seen: dict[Any, int] = {}
     out: list[np.ndarray] = []
@@ -327,7 +311,7 @@ def _step_scores(
         zs = np.zeros(max(len(t) - 1, 0))
         for i in range(1, len(t)):
             # every step is in its transition's sample; a common route's also in the route's
-            keys: list[Any] = [(t[i - 1], t[i]), (t, i)] if counts[t] >= ROUTE_MIN else [(t[i - 1], t[i])]
+            keys: list[Any] = [(t[i - 1], t[i]), (t, i)] if (t, i) in routes else [(t[i - 1], t[i])]
             for key in keys:
                 zs[i - 1] = ranked[key][seen.get(key, 0)]
                 seen[key] = seen.get(key, 0) + 1
