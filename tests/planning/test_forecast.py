@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -189,3 +190,122 @@ def test_walmart_stores_meet_the_aim(tmp_path: Path) -> None:
     assert result["series_count"] == 45
     assert result["mase_ratio"] <= 0.75
     assert 0.75 <= result["coverage_80"] <= 0.85
+
+
+def test_intervals_that_missed_on_earlier_windows_are_rescaled() -> None:
+    """Worked by hand: 50 series, 3 windows of one point. Model A's interval is [-1, 2] around a
+    mean of 0 and its actuals are -1.5 on the first window (1.5 lower half-widths out), 2.5 on the
+    second (1.25 upper half-widths), 0.5 on the third (0.25). A covered none of the first window,
+    so the second's intervals are 1.5x wider ([-1.5, 3.0]: 2.5 is then inside); the third's factor
+    comes from the first two (nothing covered: the 80th percentile of 1.5 and 1.25 is 1.5), the
+    future's from all three (a third covered; the 80th percentile of the 150 points is 1.5). Model
+    B's actual is 0.25 of a half-width above its mean in 40 series and 1.5 in 10: 80% covered
+    (within 75-85%), left as it is. With 30 series the first window's 30 points are too few to
+    learn from (40): the second window keeps its intervals, the third (60 points before it) and
+    the future are rescaled."""
+    from conveyor.planning.forecast import _calibrate
+
+    def panel(series: int) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(series):
+            windows = []
+            for a in (-1.5, 2.5, 0.5):
+                off = 0.25 if i % 5 else 1.5  # B's actual, in upper half-widths (of 1) above its mean
+                windows.append(
+                    {
+                        "actual": np.array([a]),
+                        "models": {
+                            "A": (np.array([0.0]), np.array([-1.0]), np.array([2.0])),
+                            "B": (np.array([a - off]), np.array([a - off - 1]), np.array([a - off + 1])),
+                        },
+                    }
+                )
+            out[f"s{i}"] = {"windows": windows, "inside": np.zeros((3, 2))}
+        return out
+
+    scores = panel(50)
+    assert _calibrate(scores, ["A", "B"]) == {"A": 1.5, "B": 1.0}
+    s0 = scores["s0"]
+    _, lo, hi = s0["windows"][1]["models"]["A"]
+    assert (lo[0], hi[0]) == (-1.5, 3.0)
+    assert s0["inside"][1, 0] == 1.0  # 2.5 is inside once rescaled
+    assert s0["windows"][0]["models"]["A"][1][0] == -1.0  # the first window is not scored: untouched
+    assert s0["windows"][2]["models"]["B"][1][0] == 0.5 - 1.5 - 1  # in band: untouched
+    few = panel(30)
+    assert _calibrate(few, ["A", "B"]) == {"A": 1.5, "B": 1.0}
+    assert few["s0"]["windows"][1]["models"]["A"][1][0] == -1.0
+    assert few["s0"]["windows"][2]["models"]["A"][1][0] == -1.5
+
+
+def _monthly_panel(series: int, short: int) -> Any:
+    """``series`` monthly series of 8 years sharing a seasonal shape (scaled per series) on their
+    own trends, with noise; and ``short`` series of 30 months, too short for the global model."""
+    rng = np.random.default_rng(5)
+    shape = np.array([0.8, 0.85, 1.0, 0.95, 1.0, 1.05, 1.1, 1.05, 1.0, 1.05, 1.2, 1.6])
+    rows = []
+    for i in range(series + short):
+        months = 96 if i < series else 30
+        level, trend = 50 + 10 * (i % 7), 0.002 * (i % 5)
+        for t in range(96 - months, 96):
+            y = level * (1 + trend) ** t * shape[t % 12] * rng.lognormal(0, 0.05)
+            rows.append((f"s{i:02d}", date(2018 + t // 12, t % 12 + 1, 1), float(y)))
+    return panel_from_rows(rows, id_columns=["sku"], freq="M")
+
+
+def test_the_global_model_learns_across_series() -> None:
+    """On 24 monthly series sharing a season (and two too short for it), the global model is a
+    candidate by default and an ensemble member; scored on the same windows it beats the seasonal
+    naive; the short series never get it; its future intervals hold the mean."""
+    result = forecast(_monthly_panel(24, 2), horizon=6, windows=3)
+    assert result["candidates"] == ["SeasonalNaive", "AutoETS", "AutoTheta", "GlobalBoosting", "Ensemble"]
+    assert result["evaluated_series"] == 26
+    assert result["mase"] < result["mase_seasonal_naive"]
+    by_key = {s["key"]: s for s in result["series"]}
+    for short in ("s24", "s25"):
+        assert by_key[short]["model"] not in ("GlobalBoosting", "Ensemble")
+    alone = forecast(_monthly_panel(24, 0), horizon=6, windows=3, models=["GlobalBoosting"])
+    assert alone["candidates"] == ["SeasonalNaive", "GlobalBoosting"]
+    assert alone["models_chosen"].get("GlobalBoosting", 0) >= 20
+    assert alone["mase"] < 0.8 * alone["mase_seasonal_naive"]
+    assert 0.6 <= alone["coverage_80"] <= 1.0
+    chosen = next(s for s in alone["series"] if s["model"] == "GlobalBoosting")
+    assert [p["date"] for p in chosen["forecast"]][:2] == ["2026-01-01", "2026-02-01"]
+    for p in chosen["forecast"]:
+        assert p["lo_80"] < p["mean"] < p["hi_80"]
+    # the shared season carries on: January and February below March to June
+    means = [p["mean"] for p in chosen["forecast"]]
+    assert max(means[:2]) < min(means[2:])
+
+
+def test_global_bounds_worked_by_hand() -> None:
+    """Two series rising by 1 a period (so each error is in units of its MASE scale, 1), three
+    windows of two steps. Absolute errors, first window: a 1, 2; b 3, 4; second: a 0.5, 1; b 1.5,
+    2; third: 2, 2 for both. The first window uses its own errors (80th percentile, step 1 of
+    [1, 3]: 2.6; step 2 of [2, 4]: 3.6), the second the first's (the same), the third the first two
+    (step 1 of [0.5, 1, 1.5, 3]: 2.1; step 2 of [1, 2, 2, 4]: 2.8), the future all three (2.0 and
+    2.0)."""
+    import pandas as pd
+
+    from conveyor.planning.forecast import _global_bounds
+
+    panel = panel_from_rows(
+        [(k, date(2026, 1, 1) + timedelta(days=d), float(d)) for k in ("a", "b") for d in range(20)],
+        id_columns=["k"],
+        freq="D",
+    )
+    first = panel.starts["a"]
+    errors = {"a": [[1, 2], [0.5, 1], [2, 2]], "b": [[3, 4], [1.5, 2], [2, 2]]}
+    rows = []
+    for k, windows in errors.items():
+        for w, errs in enumerate(windows):
+            cut = first + 10 + 2 * w
+            for step, e in enumerate(errs, start=1):
+                y = float(cut + step - first)
+                rows.append({"unique_id": k, "ds": cut + step, "cutoff": cut, "y": y, "GlobalBoosting": y + e})
+    frame, spread = _global_bounds(pd.DataFrame(rows), panel, season=1)
+    assert spread == pytest.approx({1: 2.0, 2: 2.0})
+    half = (frame["GlobalBoosting-hi-80"] - frame["GlobalBoosting"]).round(6).tolist()
+    low = (frame["GlobalBoosting"] - frame["GlobalBoosting-lo-80"]).round(6).tolist()
+    assert half == low
+    # sorted by series, window, step
+    assert half == [2.6, 3.6, 2.6, 3.6, 2.1, 2.8] * 2

@@ -336,6 +336,12 @@ def _print_forecast(result: dict[str, Any]) -> None:
         f"models: {', '.join(f'{k} {v}' for k, v in result['models_chosen'].items())}; {result['seconds']:g} s"
         + (f"; saved as {result['name']!r}" if result.get("name") else "")
     )
+    rescaled = {m: f for m, f in result.get("interval_scale", {}).items() if f != 1.0}
+    if rescaled:
+        console.print(
+            "Intervals rescaled to cover 80% on the windows (they covered outside 75-85%): "
+            + ", ".join(f"{m} x{f:.2f}" for m, f in rescaled.items())
+        )
     rec = result.get("reconciled")
     if rec and rec.get("mase_ratio") is not None:
         console.print(
@@ -410,7 +416,8 @@ def simulate(
     console.print(
         f"[dim]{result['replications']} replications of {result['cases_per_replication']:,.0f} cases, "
         f"{result['cases_per_second']:,.0f} simulated cases/s; work: {m['work']}; "
-        f"pace correlation {m['pace_correlation']}; --json has the pools and their utilisation[/]"
+        f"step times: the copied log case's, jittered (x lognormal, sd {m['step_time_jitter']:g} in logs); "
+        "--json has the pools and their utilisation[/]"
     )
     for note in m["notes"]:
         console.print(f"[yellow]note:[/] {note}")
