@@ -3,6 +3,7 @@ and playbooks run end to end, and bad scenario files say what is wrong."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -90,38 +91,6 @@ def test_bad_scenario_files_name_the_problem(tmp_path: Path) -> None:
         parse_scenario(tmp_path / "missing.yaml")
 
 
-def test_step_scores_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Normal scores: a tie shares the mean of the normal over its slice of probability; each
-    step is scored in the sample the simulation draws it from (its route's when common), and the
-    transition's positions still count the cases on common routes."""
-    import math
-
-    import numpy as np
-
-    from conveyor.planning import simulate
-
-    half = 2 * math.exp(-0.5 * 0.0) / math.sqrt(2 * math.pi)  # E[Z | Z > 0] = 0.7979
-    q = 0.6744897501960817  # the normal's upper quartile
-    upper = math.exp(-0.5 * q * q) / math.sqrt(2 * math.pi) / 0.25  # E[Z | Z > q] = 1.2711
-    middle = (math.exp(-0.0) - math.exp(-0.5 * q * q)) / math.sqrt(2 * math.pi) / 0.25  # E[Z | 0 < Z < q]
-    got = simulate._normal_scores(np.array([5.0, 0.0, 0.0, 9.0]))
-    assert got == pytest.approx([middle, -half, -half, upper])
-    assert got.mean() == pytest.approx(0.0)
-
-    # two cases on route A = (0, 1, 2) (common once ROUTE_MIN is 2), one on B = (0, 1) between them
-    monkeypatch.setattr(simulate, "ROUTE_MIN", 2)
-    traces = [(0, 1, 2), (0, 1), (0, 1, 2)]
-    rows = [{"ts": [0, 10, 15]}, {"ts": [0, 20]}, {"ts": [0, 30, 31]}]
-    delays = {(0, 1): [10.0, 20.0, 30.0], (1, 2): [5.0, 1.0]}
-    routes = simulate._route_delays(traces, rows)
-    assert routes == {((0, 1, 2), 1): [10.0, 30.0], ((0, 1, 2), 2): [5.0, 1.0]}  # in case order
-    scores, rho = simulate._step_scores(traces, delays, routes)
-    assert scores[0] == pytest.approx([-half, half])  # route A's samples: 10 of (10, 30), 5 of (5, 1)
-    assert scores[1] == pytest.approx([0.0])  # the transition's: 20 is the middle third of 10, 20, 30
-    assert scores[2] == pytest.approx([half, -half])
-    assert rho == 0.0  # two pairs of consecutive steps: too few to measure a correlation on
-
-
 @pytest.fixture(scope="module")
 def tickets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's streams: its ticket queues (Billing has two agents for a fifth of the tickets)."""
@@ -193,3 +162,38 @@ def test_pools_by_queue_from_the_command_line(tickets: Path, tmp_path: Path) -> 
     assert bad.returncode != 0
     assert "pools are per activity" in bad.stderr
     assert "pools_by" in bad.stderr
+
+
+def test_cases_quick_at_every_step_stay_quick(tmp_path: Path) -> None:
+    """A log of 1,000 cases through six steps: 55% take about a minute at each step, the rest
+    about a day, so a case is quick or slow throughout and the log's median is a quick case's.
+    A simulated case keeps its copied case's step times (jittered, mean 1), so about half the
+    simulated cases still finish before that median and the mean cycle time holds; drawing each
+    step's time from its own distribution with the log's ranks blended with noise (as the
+    simulation did before 2026-12-07) left 24% there."""
+    import numpy as np
+
+    from conveyor.planning import simulate
+
+    rng = np.random.default_rng(2)
+    rows = ["case_id,activity,timestamp,resource"]
+    start = 1_767_225_600  # 2026-01-01
+    for c in range(1_000):
+        t = start + c * 1_200
+        step = 60.0 if c % 20 < 11 else 86_400.0
+        for a in ("Register", "Check", "Ask", "Review", "Decide", "Close"):
+            rows.append(f"c{c},{a},{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S},r{c % 3}")
+            t += int(step * rng.uniform(0.5, 1.5))
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(rows) + "\n")
+    root = init_workspace(tmp_path / "ws")
+    with open_workspace(root) as ws:
+        ingest(ws.store, path, stream="quick")
+        model = calibrate(ws.engine, "quick", metrics=StreamMetrics())
+    assert simulate.JITTER == 0.2
+    runs = run_replications(model, replications=3, seed=3)
+    share = float(np.mean([r["share_below_actual_median"] for r in runs]))
+    assert 0.45 <= share <= 0.55
+    mean, _ = summarise(runs)
+    assert mean["cycle_time_mean"] == pytest.approx(model.actual["cycle_time_mean"], rel=0.05)
+    assert model.describe()["step_time_jitter"] == 0.2

@@ -7,15 +7,13 @@ What the model takes from the log:
   started per hour of the week, averaged over its calendar weeks);
 - **routing**: each simulated case follows the activity sequence of a case drawn from the log
   (variants in proportion to their frequency, loops and rework included);
-- **times**: the time from one step to the next is drawn from the log's times of that step on
-  the same route where the route is common (20 cases or more), else of the same transition
-  (previous activity -> activity); not independently: a case that is quick (or slow) at one
-  step tends to be so at the others, and how depends on the log. Each step's time in the log
-  has a normal score (its rank in the distribution it is drawn from); a simulated case takes its
-  route together with the scores of the log case it copies, each score blended with fresh noise
-  (``SMOOTHING`` of its variance) before it picks the step's time from its distribution: a
-  smoothed bootstrap of the log's own dependence between steps. Every step's time keeps its
-  distribution, and no simulated case is a copy of a logged one;
+- **times**: a simulated case takes its route and its step times (from one step to the next)
+  from the log case it copies, each step's time multiplied by a lognormal jitter of mean 1
+  (``JITTER``, its spread in log terms), so no simulated case is a copy of a logged one, while a
+  case that is quick (or slow) at every step in the log stays so: a smoothed bootstrap of whole
+  cases. Drawing each step's time from its own distribution instead, even with the log's ranks
+  copied and blended with noise, turned logs whose cases are either quick or slow throughout
+  into simulated cases slow at one step (receipt's median +158%, before 2026-12-07);
 - **work and resources**: each activity has a pool of people (the distinct resources seen doing it
   in an average week; with ``pools_by``, one pool per value of a case attribute such as the
   queue, each serving its own cases) who are busy for the step's work: the measured service time where the log
@@ -55,12 +53,10 @@ HOUR = 3600.0
 WEEK = 168 * HOUR
 #: the most cases a calibration reads (a uniform sample beyond) and a replication simulates
 MAX_CASES = 20_000
-SAMPLES_PER_TRANSITION = 4_000
-ROUTE_MIN = 20
-#: the share of each step's normal score that is fresh noise rather than the copied case's:
-#: 0 would replay the log's cases, 1 would make a case's steps independent (measured on six real
-#: logs: the as-is median within 10% on five at 0.1-0.5, on two with independent steps)
-SMOOTHING = 0.25
+#: the spread (standard deviation of the log) of each step time's jitter: a simulated step takes
+#: the copied case's time x exp(JITTER x N(0, 1) - JITTER^2 / 2), mean 1 (measured on six real
+#: logs: the as-is median within 10% on all six at 0.2, five at 0.1; p90 within 10% at 0.2)
+JITTER = 0.2
 KPIS = ("cycle_time_median", "cycle_time_p90", "cycle_time_mean", "throughput_per_week")
 
 CASES = Query(
@@ -109,10 +105,7 @@ class SimModel:
     rates: np.ndarray  # cases per hour, by hour of the week (0 = Monday 00:00)
     weeks: float
     traces: list[tuple[int, ...]]
-    delays: dict[tuple[int, int], np.ndarray]  # (previous, activity) -> sorted seconds
-    by_route: dict[tuple[tuple[int, ...], int], np.ndarray]  # (route, step) -> sorted seconds
-    pace: float  # correlation of consecutive steps' normal scores within the log's cases
-    scores: list[np.ndarray]  # per trace: the normal scores of that log case's step times
+    steps: list[np.ndarray]  # per trace: its log case's seconds from each step to the next
     work: dict[int, float | np.ndarray]  # activity -> mean seconds, or measured samples
     capacity: dict[Pool, int]  # pool -> people (an activity with none: no one's time)
     calendar: dict[int, np.ndarray]  # activity -> 168 booleans
@@ -134,8 +127,7 @@ class SimModel:
             "arrivals_per_week": round(float(self.rates.sum()), 2),
             "weeks": round(self.weeks, 2),
             "work": "measured (start to complete)" if self.measured_work else "stated handling minutes",
-            "pace_correlation": round(self.pace, 3),
-            "smoothing": SMOOTHING,
+            "step_time_jitter": JITTER,
             "pools_by": self.pools_by,
             "pools": {
                 self.pool_name(pool): {
@@ -187,7 +179,7 @@ def calibrate(
     names = [label.get(c, str(c)) for c in codes]
     index = {c: i for i, c in enumerate(codes)}
     traces: list[tuple[int, ...]] = []
-    delays: dict[tuple[int, int], list[float]] = {}
+    steps: list[np.ndarray] = []
     services: dict[int, list[float]] = {}
     staffed: dict[int, int] = {}
     measured = scope.level == "instances"
@@ -195,25 +187,12 @@ def calibrate(
         acts = [index[a] for a in r["acts"]]
         traces.append(tuple(acts))
         ts, starts, res = r["ts"], r["starts"], r["resources"]
+        steps.append(np.maximum(np.diff(np.asarray(ts, dtype=float)), 0.0))
         for i, a in enumerate(acts):
-            if i:
-                delays.setdefault((acts[i - 1], a), []).append(max(0.0, float(ts[i] - ts[i - 1])))
             if measured and starts[i] is not None:
                 services.setdefault(a, []).append(max(0.0, float(ts[i] - starts[i])))
             if res[i] is None or res[i] not in free:
                 staffed[a] = staffed.get(a, 0) + 1
-    routes = _route_delays(traces, rows)
-    scores, pace = _step_scores(traces, delays, routes)
-    by_route = {k: np.sort(np.asarray(v)) for k, v in routes.items()}
-    rng = np.random.default_rng(11)
-    sampled = {
-        k: np.sort(
-            rng.choice(np.asarray(v), SAMPLES_PER_TRANSITION, replace=False)
-            if len(v) > SAMPLES_PER_TRANSITION
-            else np.asarray(v)
-        )
-        for k, v in delays.items()
-    }
     first = span["first_ts"]
     weeks = max((span["last_arrival"] - first).total_seconds() / WEEK, 1 / 7)
     rates = _hour_of_week_rates(engine, scope, weeks)
@@ -242,10 +221,7 @@ def calibrate(
         rates=rates,
         weeks=weeks,
         traces=traces,
-        delays=sampled,
-        pace=pace,
-        scores=scores,
-        by_route=by_route,
+        steps=steps,
         work=work,
         capacity=capacity,
         calendar=calendar,
@@ -255,71 +231,6 @@ def calibrate(
         measured_work=measured,
         notes=notes,
     )
-
-
-def _route_delays(traces: list[tuple[int, ...]], rows: list[dict[str, Any]]) -> dict[Any, list[float]]:
-    """Step times per route where a route has at least ``ROUTE_MIN`` cases (a short route's steps
-    are not timed like the same transitions on a long one: a quick fix vs a case that loops), in
-    case order, like the transitions' delays."""
-    counts: dict[tuple[int, ...], int] = {}
-    for t in traces:
-        counts[t] = counts.get(t, 0) + 1
-    out: dict[Any, list[float]] = {}
-    for t, r in zip(traces, rows, strict=True):
-        if counts[t] < ROUTE_MIN:
-            continue
-        ts = r["ts"]
-        for i in range(1, len(t)):
-            out.setdefault((t, i), []).append(max(0.0, float(ts[i] - ts[i - 1])))
-    return out
-
-
-def _normal_scores(values: np.ndarray) -> np.ndarray:
-    """Each value's normal score in its own sample, in the sample's order: the mean of a standard
-    normal over the slice of probability its rank holds, so tied values (many steps take no time
-    at all) share one score instead of being spread by the order they came in."""
-    from scipy.special import ndtri
-
-    n = len(values)
-    if not n:
-        return np.zeros(0)
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    # tie groups of the sorted values: ranks [lo, hi), i.e. probability (lo / n, hi / n)
-    lo = np.flatnonzero(np.concatenate(([True], np.diff(ordered) != 0)))
-    hi = np.append(lo[1:], n)
-    density = np.exp(-0.5 * ndtri(np.stack([lo / n, hi / n])) ** 2) / math.sqrt(2 * math.pi)  # 0 at +/-inf
-    out = np.empty(n)
-    out[order] = np.repeat((density[0] - density[1]) / ((hi - lo) / n), hi - lo)
-    return out
-
-
-def _step_scores(
-    traces: list[tuple[int, ...]], delays: dict[tuple[int, int], list[float]], routes: dict[Any, list[float]]
-) -> tuple[list[np.ndarray], float]:
-    """Per log case, the normal score of each step's time in the distribution the simulation
-    draws that step from (``routes``' where the route is common, else its transition's in
-    ``delays``); and the correlation of consecutive steps' scores (how much a case's pace carries
-    over). Both samples are in case order, so position k of a sample's scores is the k-th case (in
-    trace order) that contributed to it."""
-    ranked = {k: _normal_scores(np.asarray(v)) for k, v in (*delays.items(), *routes.items())}
-    seen: dict[Any, int] = {}
-    out: list[np.ndarray] = []
-    before: list[float] = []
-    after: list[float] = []
-    for t in traces:
-        zs = np.zeros(max(len(t) - 1, 0))
-        for i in range(1, len(t)):
-            # every step is in its transition's sample; a common route's also in the route's
-            keys: list[Any] = [(t[i - 1], t[i]), (t, i)] if (t, i) in routes else [(t[i - 1], t[i])]
-            for key in keys:
-                zs[i - 1] = ranked[key][seen.get(key, 0)]
-                seen[key] = seen.get(key, 0) + 1
-        out.append(zs)
-        before.extend(zs[:-1])
-        after.extend(zs[1:])
-    rho = float(np.corrcoef(before, after)[0, 1]) if len(before) >= 10 else 0.0
-    return out, rho if math.isfinite(rho) else 0.0
 
 
 ARRIVALS = Query(
@@ -530,24 +441,15 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
         base = min(base, limit) if not model.measured_work else base
         return base * handling.get(a, all_handling)
 
-    keep, noise = math.sqrt(1 - SMOOTHING), math.sqrt(SMOOTHING)
-
     def case(k: int, at: float) -> Generator[Any, Any, None]:
         trace = model.traces[k]
         value = model.values[k] if model.values else None
         yield env.timeout(at)
         start = env.now
-        # the copied case's step scores, blended with fresh noise
-        scores = keep * model.scores[k] + noise * rng.standard_normal(len(trace) - 1 if trace else 0)
+        # the copied case's step times, each jittered (mean 1)
+        times = model.steps[k] * np.exp(JITTER * rng.standard_normal(len(model.steps[k])) - JITTER * JITTER / 2)
         for i, a in enumerate(trace):
-            step = 0.0
-            if i:
-                samples = model.by_route.get((trace, i))
-                if samples is None:
-                    samples = model.delays.get((trace[i - 1], a))
-                if samples is not None and len(samples):
-                    u = 0.5 * (1 + math.erf(float(scores[i - 1]) / math.sqrt(2)))
-                    step = float(samples[min(int(u * len(samples)), len(samples) - 1)])
+            step = float(times[i - 1]) if i else 0.0
             if a in automated and rng.random() < automated[a]:
                 continue  # done by the automation at once: no one's work, no wait for a person
             work = work_time(a, step)
