@@ -309,3 +309,23 @@ def test_global_bounds_worked_by_hand() -> None:
     assert half == low
     # sorted by series, window, step
     assert half == [2.6, 3.6, 2.6, 3.6, 2.1, 2.8] * 2
+
+
+def test_stream_arrivals_by_segment_run_to_the_extracts_end(tmp_path: Path) -> None:
+    """A queue with no tickets in the extract's last days had no arrivals then: its series runs
+    to the end with zeros, so every queue's forecast starts the day after the extract's last whole
+    day (before, a quiet queue's forecast began days earlier, partly in the past)."""
+    from tests.conftest import demo_streams
+
+    demo_streams(tmp_path / "ws", cases=300, seed=4)
+    with open_workspace(tmp_path / "ws", read_only=True) as ws:
+        from conveyor.planning.forecast import panel_from_stream
+
+        panel = panel_from_stream(ws.engine, "ticket-to-resolution", freq="D", by="queue")
+    ends = {k: panel.starts[k] + len(v) - 1 for k, v in panel.values.items()}
+    assert len(ends) >= 4
+    assert len(set(ends.values())) == 1
+    last = max(ends.values())
+    quiet = [k for k, v in panel.values.items() if v[-1] == 0]
+    assert quiet  # some queue had no ticket on the last day: zero, not cut short
+    assert panel.to_date(last) == date(2025, 12, 31)

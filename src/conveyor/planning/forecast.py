@@ -232,8 +232,15 @@ def panel_from_stream(
             source={"stream": stream, "by": by},
             monday_weeks=True,
         )
-    # the extract's first and last weeks or months are partial: they would read as a dip
+    # a segment with no cases in the extract's last periods had none then: zeros to the end, so
+    # every segment's forecast starts where the extract ends
     first, last = min(r[1] for r in rows), max(r[1] for r in rows)
+    end = panel.period(last)
+    for key, v in panel.values.items():
+        short = end - (panel.starts[key] + len(v) - 1)
+        if short > 0:
+            panel.values[key] = np.concatenate([v, np.zeros(short)])
+    # the extract's first and last weeks or months are partial: they would read as a dip
     head = panel.period(first) if panel.period(first - timedelta(days=1)) == panel.period(first) else None
     tail = panel.period(last) if panel.period(last + timedelta(days=1)) == panel.period(last) else None
     for key in list(panel.values):
