@@ -248,8 +248,10 @@ def planning_figures(overview: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 },
             ],
             "layout": {
-                "barmode": "overlay",
-                "height": 80 + 30 * len(rows),
+                # side by side: a driver's low and high often move the KPI the same way (overlaid,
+                # the longer bar hid the shorter)
+                "barmode": "group",
+                "height": 80 + 36 * len(rows),
                 "margin": {"l": 160, "r": 8, "t": 8, "b": 34},
                 "xaxis": {
                     "title": {"text": "median cycle time vs as-is (days)", "font": {"size": 10}},
