@@ -56,6 +56,8 @@ FREQS: dict[str, tuple[str, int]] = {"D": ("day", 7), "W": ("week", 52), "M": ("
 LEVEL = 80
 #: the combination candidate: the mean of these models' forecasts and bounds, when two or more run
 ENSEMBLE = ("AutoETS", "AutoTheta", "AutoARIMA", "MSTL", GLOBAL)
+#: the global model's forecast columns, as statsforecast names a model's
+_GLOBAL_COLUMNS = [GLOBAL, f"{GLOBAL}-lo-{LEVEL}", f"{GLOBAL}-hi-{LEVEL}"]
 #: How many of a series' own windows the panel's errors count as when choosing its model
 #: (measured on Walmart and Australian retail: 0.686 / 0.946 / 0.879 / 0.792 of the seasonal
 #: naive's MASE with each series on its own, 0.679 / 0.897 / 0.875 / 0.752 with the panel at 4).
@@ -720,8 +722,7 @@ def _global_windows(
                 )
             )
     if not parts:
-        columns = ["unique_id", "ds", "cutoff", GLOBAL, f"{GLOBAL}-lo-{LEVEL}", f"{GLOBAL}-hi-{LEVEL}"]
-        return pd.DataFrame(columns=columns), {}
+        return pd.DataFrame(columns=["unique_id", "ds", "cutoff", *_GLOBAL_COLUMNS]), {}
     cv = pd.concat(parts, ignore_index=True)
     cv["unique_id"] = cv["unique_id"].astype(str)
     return _global_bounds(cv, panel, season)
@@ -752,11 +753,10 @@ def _global_bounds(cv: Any, panel: Panel, season: int) -> tuple[Any, dict[int, f
         q = earlier.groupby("step")["error"].quantile(LEVEL / 100)
         rows = (cv["back"] == b).to_numpy()
         half[rows] = cv.loc[rows, "step"].map(q).to_numpy(float) * cv.loc[rows, "scale"].to_numpy(float)
-    cv[f"{GLOBAL}-lo-{LEVEL}"] = cv[GLOBAL] - half
-    cv[f"{GLOBAL}-hi-{LEVEL}"] = cv[GLOBAL] + half
     spread = ok.groupby("step")["error"].quantile(LEVEL / 100)
-    columns = ["unique_id", "ds", "cutoff", GLOBAL, f"{GLOBAL}-lo-{LEVEL}", f"{GLOBAL}-hi-{LEVEL}"]
-    return cv[columns], {int(k): float(v) for k, v in spread.items()}
+    return _global_interval(cv, half)[["unique_id", "ds", "cutoff", *_GLOBAL_COLUMNS]], {
+        int(k): float(v) for k, v in spread.items()
+    }
 
 
 def _global_future(
@@ -783,12 +783,20 @@ def _global_future(
     last = {k: panel.starts[k] + len(panel.values[k]) - 1 for k in wanted}
     steps = fc["ds"].to_numpy(int) - fc["unique_id"].map(last).to_numpy(int)
     half = np.array([spread.get(int(s), np.nan) for s in steps]) * fc["unique_id"].map(scale).to_numpy(float)
-    fc[f"{GLOBAL}-lo-{LEVEL}"] = fc[GLOBAL] - half
-    fc[f"{GLOBAL}-hi-{LEVEL}"] = fc[GLOBAL] + half
-    return fc
+    return _global_interval(fc, half)
+
+
+def _global_interval(frame: Any, half: np.ndarray) -> Any:
+    """The global model's 80% bounds: its forecast +/- ``half``."""
+    frame[f"{GLOBAL}-lo-{LEVEL}"] = frame[GLOBAL] - half
+    frame[f"{GLOBAL}-hi-{LEVEL}"] = frame[GLOBAL] + half
+    return frame
 
 
 def _combine(frame: Any, members: list[str], names: list[str]) -> None:
+    """The ensemble: the members' mean forecast and bounds. Where a member has none (the global
+    model skips series too short for it) the mean is over the others, in the windows and the
+    future alike."""
     if "Ensemble" in names:
         for suffix in ("", f"-lo-{LEVEL}", f"-hi-{LEVEL}"):
             frame[f"Ensemble{suffix}"] = frame[[m + suffix for m in members]].mean(axis=1)
