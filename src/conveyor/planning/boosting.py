@@ -5,7 +5,8 @@ each see one series.
 What it learns from: the log of the values (when none is negative), differenced by the season, so
 the trees learn how this year's change on last year moves; its inputs are that change's last
 ``2 x season`` periods (at most 24; the weekly season's lag as well) and the position in the season.
-It forecasts recursively, each step's forecast feeding the next step's lags. A model that learns
+The trees minimise the absolute error (they learn the median change). It forecasts
+recursively, each step's forecast feeding the next step's lags. A model that learns
 across series needs many of them: ``forecast`` offers it by default on monthly and quarterly panels
 of ``MIN_SERIES`` series or more (on weekly sales it did worse than the seasonal naive), and on any
 panel on request (``--models``). Its prediction intervals come from its errors on the panel's
@@ -47,8 +48,18 @@ def _forecaster(season: int, positive: bool) -> Any:
 
     transforms: list[Any] = [GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1))] if positive else []
     transforms.append(Differences([season]))
+    # absolute error: the trees fit the median change, as MASE scores it, and a year's outlier
+    # (a closure, a one-off sale) pulls it less than a squared error's mean (Australian retail,
+    # the model alone: 0.884x -> 0.866x the seasonal naive's MASE at 12 months, 0.779x -> 0.754x
+    # at 6)
     model = HistGradientBoostingRegressor(
-        max_iter=300, learning_rate=0.05, max_leaf_nodes=31, min_samples_leaf=20, early_stopping=False, random_state=0
+        loss="absolute_error",
+        max_iter=300,
+        learning_rate=0.05,
+        max_leaf_nodes=31,
+        min_samples_leaf=20,
+        early_stopping=False,
+        random_state=0,
     )
     return MLForecast(
         models={NAME: model},
