@@ -703,13 +703,15 @@ def simulate(
     stream: str,
     *,
     replications: int = 5,
+    seed: int = 1,
     filters: Filters | None = None,
     pools_by: str | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
     """The stream's simulation reproducing its as-is: actual vs simulated KPIs with 95% intervals
     over replications (`conveyor simulate`). Times in seconds. ``pools_by``: a case attribute
-    (e.g. the queue) whose values have their own pool of people per activity."""
+    (e.g. the queue) whose values have their own pool of people per activity; ``seed``: the
+    replications' random numbers (the same seed, the same answer)."""
     import time
 
     from conveyor.metrics import load_metrics
@@ -717,12 +719,13 @@ def simulate(
 
     started = time.perf_counter()
     model = calibrate(ws.engine, stream, metrics=load_metrics(ws.root, stream), filters=filters, pools_by=pools_by)
-    runs = run_replications(model, replications=replications, progress=progress)
+    runs = run_replications(model, replications=replications, seed=seed, progress=progress)
     mean, intervals = summarise(runs)
     actual = {k: round(model.actual[k], 3) for k in KPIS}
     return {
         "stream": stream,
         "replications": replications,
+        "seed": seed,
         "actual": actual,
         "simulated": {k: mean[k] for k in KPIS},
         "intervals": {k: intervals[k] for k in KPIS},

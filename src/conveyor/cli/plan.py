@@ -361,6 +361,9 @@ def _days(seconds: float) -> str:
 def simulate(
     stream: Annotated[str, typer.Argument(help="The stream to simulate.")],
     replications: Annotated[int, typer.Option(help="Independent replications (intervals over them).")] = 5,
+    seed: Annotated[
+        int, typer.Option(min=0, help="The replications' random numbers: the same seed, the same answer.")
+    ] = 1,
     pools_by: Annotated[
         str | None,
         typer.Option("--pools-by", help="A case attribute (e.g. queue): a pool of people per value and activity."),
@@ -378,6 +381,7 @@ def simulate(
             "simulate",
             stream,
             replications=replications,
+            seed=seed,
             filters=filters,
             pools_by=pools_by,
             progress=progress,
@@ -456,7 +460,9 @@ def scenario(
         return
     from rich.table import Table
 
-    table = Table("", "as-is", "scenario", "change", title=f"{stream}: {result['name'] or 'scenario'}")
+    table = Table(
+        "", "as-is", "scenario", "change (95%, paired by seed)", title=f"{stream}: {result['name'] or 'scenario'}"
+    )
     for key, label in (
         ("cycle_time_median", "median cycle time"),
         ("cycle_time_p90", "90th percentile cycle time"),
@@ -464,9 +470,11 @@ def scenario(
     ):
         fmt = _days if key.startswith("cycle") else (lambda v: f"{v:,.1f}")
         ch = result["change"][key]
-        table.add_row(
-            label, fmt(result["as_is"][key]), fmt(result["scenario"][key]), f"{ch:+.1%}" if ch is not None else "-"
-        )
+        paired = (result.get("change_intervals") or {}).get(key)
+        shown = f"{ch:+.1%}" if ch is not None else "-"
+        if ch is not None and paired:
+            shown += f" ({paired[0]:+.1%} to {paired[1]:+.1%})"
+        table.add_row(label, fmt(result["as_is"][key]), fmt(result["scenario"][key]), shown)
     console.print(table)
     if result["tornado"]:
         console.print("[bold]sensitivity[/] (median cycle time, low - high):")

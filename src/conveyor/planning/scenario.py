@@ -19,19 +19,22 @@ A scenario file (YAML)::
         when: {forecast: tickets, growth_at_least: 1.1}   # forecast mean over the last actuals
         then: {staff: {Start Work: "+2"}}
 
-Every run uses common random numbers (the same seeds) so differences between runs are the
-drivers', not the dice's.
+Every run uses common random numbers (the same seeds, a stream per kind of draw: see
+``simulate._replication``) so differences between runs are the drivers', not the dice's;
+``change_intervals`` are the 95% intervals of the changes paired by seed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from conveyor.planning.simulate import KPIS, Drivers, SimModel, run_replications, summarise
+from conveyor.planning.simulate import KPIS, Drivers, SimModel, run_replications, summarise, t95
 from conveyor.planning.staffing import PlanningError
 
 __all__ = ["parse_scenario", "run_scenario"]
@@ -174,8 +177,10 @@ def run_scenario(
             progress(label, done[0] / steps)
         return out
 
-    as_is, as_is_iv = summarise(run(Drivers(), "simulating the as-is"))
-    scen, scen_iv = summarise(run(drivers, "simulating the scenario"))
+    as_is_runs = run(Drivers(), "simulating the as-is")
+    scen_runs = run(drivers, "simulating the scenario")
+    as_is, as_is_iv = summarise(as_is_runs)
+    scen, scen_iv = summarise(scen_runs)
     tornado: list[dict[str, Any]] = []
     for label, low, high in sens:
         lo, _ = summarise(run(low, f"sensitivity: {label}"))
@@ -202,9 +207,27 @@ def run_scenario(
         "scenario": {k: scen[k] for k in scen},
         "intervals": {"as_is": {k: as_is_iv[k] for k in KPIS}, "scenario": {k: scen_iv[k] for k in KPIS}},
         "change": {k: round(scen[k] / as_is[k] - 1, 4) if as_is[k] else None for k in KPIS},
+        # each replication's change against the as-is with the same seed: 95% interval
+        "change_intervals": _paired_changes(as_is_runs, scen_runs),
         "tornado": tornado,
         "playbooks": books,
     }
+
+
+def _paired_changes(base: list[dict[str, float]], other: list[dict[str, float]]) -> dict[str, list[float] | None]:
+    """Per KPI, the 95% interval of the relative change over replications paired by seed. The
+    pairs share their random numbers, so this interval is far narrower than the two runs'
+    intervals side by side: a change outside zero is the drivers', not the dice's."""
+    out: dict[str, list[float] | None] = {}
+    for k in KPIS:
+        pairs = [(o[k] / b[k] - 1) for b, o in zip(base, other, strict=True) if b[k]]
+        if not pairs:
+            out[k] = None
+            continue
+        v = np.array(pairs)
+        half = t95(len(v)) * float(v.std(ddof=1)) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+        out[k] = [round(float(v.mean()) - half, 4), round(float(v.mean()) + half, 4)]
+    return out
 
 
 def _playbook(

@@ -21,10 +21,17 @@ What the model takes from the log:
   than the observed time to the step; steps by automations or outside parties take no one's
   time). The rest of a step's time is waiting that does not depend on the pool (customers,
   batching, other work), so the as-is reproduces the log and a scenario that loads a pool past
-  what it can do makes queues grow;
+  what it can do makes queues grow; the handling-time driver scales the work and keeps that
+  waiting (before 2026-12-07 the work it removed went back into the wait: no change);
 - **calendars**: work that had to queue for a pool starts only in the hours of the week when the
   log shows its activity being done (work taken at once keeps the log's own timing, which already
   falls in those hours; applying the calendar to it too would count the nights twice).
+
+Random numbers: each replication draws arrivals, the copied cases and each case's own dice
+(step jitters, work samples, automation coin flips) from separate streams, up front, so runs with
+the same seed share them whatever their drivers (common random numbers: a scenario's change
+against the as-is is the drivers', not the dice's); a demand driver thins those arrivals or adds
+others with dice of their own.
 
 The as-is run is the model's validation: the simulated median and 90th percentile cycle time and
 throughput against the log's, with intervals over replications.
@@ -47,7 +54,7 @@ from conveyor.metrics.definitions import StreamMetrics
 from conveyor.mining.filters import Filters, scope_for
 from conveyor.planning.staffing import PlanningError
 
-__all__ = ["Drivers", "SimModel", "calibrate", "run_replications", "summarise"]
+__all__ = ["Drivers", "SimModel", "calibrate", "run_replications", "summarise", "t95"]
 
 HOUR = 3600.0
 WEEK = 168 * HOUR
@@ -376,7 +383,7 @@ class Drivers:
         return {"demand": self.demand, "staff": self.staff, "handling": self.handling, "automation": self.automation}
 
 
-def _t95(n: int) -> float:
+def t95(n: int) -> float:
     table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145]
     return table[n - 2] if 2 <= n <= 15 else 2.131 if n <= 20 else 1.96
 
@@ -397,7 +404,7 @@ def run_replications(
     drivers.check(model)
     out = []
     for r in range(replications):
-        out.append(_replication(model, drivers, np.random.default_rng([seed, r])))
+        out.append(_replication(model, drivers, np.random.SeedSequence([seed, r])))
         if progress is not None:
             progress(label, (r + 1) / replications)
     return out
@@ -409,16 +416,48 @@ def summarise(runs: list[dict[str, float]]) -> tuple[dict[str, float], dict[str,
     for k in runs[0]:
         v = np.array([r[k] for r in runs], float)
         m = float(v.mean())
-        half = _t95(len(v)) * float(v.std(ddof=1)) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+        half = t95(len(v)) * float(v.std(ddof=1)) / math.sqrt(len(v)) if len(v) > 1 else 0.0
         means[k] = round(m, 3)
         intervals[k] = [round(m - half, 3), round(m + half, 3)]
     return means, intervals
 
 
-def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) -> dict[str, float]:
+@dataclass
+class _Cases:
+    """Arriving cases and their dice, drawn up front: arrival times, the log case each copies,
+    and per case one jitter, work draw and automation coin per step of its route (case ``n``'s
+    at ``offsets[n]:offsets[n + 1]``)."""
+
+    times: np.ndarray
+    picks: np.ndarray
+    offsets: np.ndarray
+    jitters: np.ndarray
+    work: np.ndarray
+    automation: np.ndarray
+
+    @classmethod
+    def draw(cls, model: SimModel, rates: np.ndarray, horizon: float, seed: np.random.SeedSequence) -> _Cases:
+        arrival_rng, pick_rng, jitter_rng, work_rng, automation_rng = (np.random.default_rng(s) for s in seed.spawn(5))
+        times = _arrivals(rates, horizon, arrival_rng)
+        picks = pick_rng.integers(0, len(model.traces), len(times))
+        lengths = np.array([len(model.traces[k]) for k in picks], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        steps = int(offsets[-1])
+        jitters = np.exp(JITTER * jitter_rng.standard_normal(steps) - JITTER * JITTER / 2)
+        return cls(times, picks, offsets, jitters, work_rng.random(steps), automation_rng.random(steps))
+
+
+def _replication(model: SimModel, drivers: Drivers, seed: np.random.SeedSequence) -> dict[str, float]:
+    """One replication. Common random numbers: the log's arrival process and its cases' dice
+    (the log case each copies, step jitters, work samples, automation coin flips) are drawn up
+    front from streams of their own, so two runs with the same seed differ by their drivers
+    alone: the same case copies the same log case with the same dice whatever the drivers change
+    around it. Demand below 1 keeps each of those arrivals with that probability (its own coins);
+    above 1 adds the extra arrivals, with their own dice, from streams of their own."""
     import simpy
 
     started = time.perf_counter()
+    own_seed, thin_seed, extra_seed = seed.spawn(3)
     env = simpy.Environment()
     capacity = drivers.capacity(model)
     pools = {p: simpy.Resource(env, capacity=c) for p, c in capacity.items() if c > 0}
@@ -428,32 +467,47 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
     # the simulated span: the log's, or fewer weeks when that would be more cases than MAX_CASES
     weekly = float(model.rates.sum()) * drivers.demand
     weeks = min(model.weeks, MAX_CASES / max(weekly, 1e-9))
-    arrivals = _arrivals(model.rates * drivers.demand, weeks * WEEK, rng)
-    pick = rng.integers(0, len(model.traces), len(arrivals))
+    logged = _Cases.draw(model, model.rates, weeks * WEEK, own_seed)
+    kept = np.arange(len(logged.times))
+    if drivers.demand < 1:
+        kept = kept[np.random.default_rng(thin_seed).random(len(kept)) < drivers.demand]
+    schedule = [(float(logged.times[n]), logged, int(n)) for n in kept]
+    if drivers.demand > 1:
+        extra = _Cases.draw(model, model.rates * (drivers.demand - 1), weeks * WEEK, extra_seed)
+        schedule += [(float(t), extra, n) for n, t in enumerate(extra.times)]
+    schedule.sort(key=lambda item: item[0])
     cycle: list[float] = []
     busy = dict.fromkeys(pools, 0.0)
 
-    def work_time(a: int, limit: float) -> float:
+    def base_work(a: int, u: float, limit: float) -> float:
+        """The step's work at the log's pace (a measured sample, or the stated minutes no
+        longer than the step); ``u`` picks the sample."""
         w = model.work.get(a)
         if w is None:
             return 0.0
-        base = float(rng.choice(w)) if isinstance(w, np.ndarray) else float(w)
-        base = min(base, limit) if not model.measured_work else base
-        return base * handling.get(a, all_handling)
+        if isinstance(w, np.ndarray):
+            return float(w[min(int(u * len(w)), len(w) - 1)])
+        return min(float(w), limit)
 
-    def case(k: int, at: float) -> Generator[Any, Any, None]:
+    def case(cases: _Cases, n: int, at: float) -> Generator[Any, Any, None]:
+        k = int(cases.picks[n])
         trace = model.traces[k]
         value = model.values[k] if model.values else None
+        own = slice(int(cases.offsets[n]), int(cases.offsets[n + 1]))
+        jitter, work_u, automation_u = cases.jitters[own], cases.work[own], cases.automation[own]
         yield env.timeout(at)
         start = env.now
         # the copied case's step times, each jittered (mean 1)
-        times = model.steps[k] * np.exp(JITTER * rng.standard_normal(len(model.steps[k])) - JITTER * JITTER / 2)
+        times = model.steps[k] * jitter[1:]
         for i, a in enumerate(trace):
             step = float(times[i - 1]) if i else 0.0
-            if a in automated and rng.random() < automated[a]:
+            if a in automated and automation_u[i] < automated[a]:
                 continue  # done by the automation at once: no one's work, no wait for a person
-            work = work_time(a, step)
-            yield env.timeout(max(step - work, 0.0))
+            base = base_work(a, float(work_u[i]), step)
+            # the step's wait (its time less the work at the log's pace) stays; the work scales
+            # with the handling-time driver
+            work = base * handling.get(a, all_handling)
+            yield env.timeout(max(step - base, 0.0))
             key = (a, value)
             pool = pools.get(key)
             if pool is None and value is not None:  # no pool of its own: the activity's shared one
@@ -474,8 +528,8 @@ def _replication(model: SimModel, drivers: Drivers, rng: np.random.Generator) ->
                 busy[key] += work
         cycle.append(env.now - start)
 
-    for t, k in zip(arrivals, pick, strict=True):
-        env.process(case(int(k), float(t)))
+    for t, cases, n in schedule:
+        env.process(case(cases, n, t))
     env.run()
     c = np.array(cycle) if cycle else np.zeros(1)
     seconds = time.perf_counter() - started

@@ -429,6 +429,7 @@ def saved_forecast(name: str, _: Viewer, ws: WS) -> Response:
 
 class SimulateRequest(FilterBody):
     replications: int = Field(default=5, ge=1, le=100)
+    seed: int = Field(default=1, ge=0, description="The replications' random numbers: the same seed, the same answer.")
     pools_by: str | None = Field(default=None, description="A case attribute whose values have their own pools.")
 
 
@@ -447,6 +448,7 @@ def simulate(stream: str, body: SimulateRequest, request: Request, _: Viewer) ->
                 ws,
                 stream,
                 replications=body.replications,
+                seed=body.seed,
                 filters=body.filters(),
                 pools_by=body.pools_by,
                 progress=progress,
