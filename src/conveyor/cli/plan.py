@@ -460,9 +460,7 @@ def scenario(
         return
     from rich.table import Table
 
-    table = Table(
-        "", "as-is", "scenario", "change (95%, paired by seed)", title=f"{stream}: {result['name'] or 'scenario'}"
-    )
+    table = Table("", "as-is", "scenario", "change (95%, paired)", title=f"{stream}: {result['name'] or 'scenario'}")
     for key, label in (
         ("cycle_time_median", "median cycle time"),
         ("cycle_time_p90", "90th percentile cycle time"),
@@ -473,7 +471,7 @@ def scenario(
         paired = (result.get("change_intervals") or {}).get(key)
         shown = f"{ch:+.1%}" if ch is not None else "-"
         if ch is not None and paired:
-            shown += f" ({paired[0]:+.1%} to {paired[1]:+.1%})"
+            shown += f" ({round(paired[0], 3) + 0:+.1%} to {round(paired[1], 3) + 0:+.1%})"  # no "-0.0%"
         table.add_row(label, fmt(result["as_is"][key]), fmt(result["scenario"][key]), shown)
     console.print(table)
     if result["tornado"]:
