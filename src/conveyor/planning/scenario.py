@@ -26,15 +26,13 @@ Every run uses common random numbers (the same seeds, a stream per kind of draw:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
-from conveyor.planning.simulate import KPIS, Drivers, SimModel, run_replications, summarise, t95
+from conveyor.planning.simulate import KPIS, Drivers, SimModel, interval95, run_replications, summarise
 from conveyor.planning.staffing import PlanningError
 
 __all__ = ["parse_scenario", "run_scenario"]
@@ -224,9 +222,8 @@ def _paired_changes(base: list[dict[str, float]], other: list[dict[str, float]])
         if not pairs:
             out[k] = None
             continue
-        v = np.array(pairs)
-        half = t95(len(v)) * float(v.std(ddof=1)) / math.sqrt(len(v)) if len(v) > 1 else 0.0
-        out[k] = [round(float(v.mean()) - half, 4), round(float(v.mean()) + half, 4)]
+        mean, half = interval95(pairs)
+        out[k] = [round(mean - half, 4), round(mean + half, 4)]
     return out
 
 

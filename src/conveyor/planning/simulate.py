@@ -54,7 +54,7 @@ from conveyor.metrics.definitions import StreamMetrics
 from conveyor.mining.filters import Filters, scope_for
 from conveyor.planning.staffing import PlanningError
 
-__all__ = ["Drivers", "SimModel", "calibrate", "run_replications", "summarise", "t95"]
+__all__ = ["Drivers", "SimModel", "calibrate", "interval95", "run_replications", "summarise"]
 
 HOUR = 3600.0
 WEEK = 168 * HOUR
@@ -383,9 +383,16 @@ class Drivers:
         return {"demand": self.demand, "staff": self.staff, "handling": self.handling, "automation": self.automation}
 
 
-def t95(n: int) -> float:
+def _t95(n: int) -> float:
     table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145]
     return table[n - 2] if 2 <= n <= 15 else 2.131 if n <= 20 else 1.96
+
+
+def interval95(values: Any) -> tuple[float, float]:
+    """The mean of ``values`` (one per replication) and its 95% confidence half-width."""
+    v = np.asarray(values, float)
+    half = _t95(len(v)) * float(v.std(ddof=1)) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+    return float(v.mean()), half
 
 
 def run_replications(
@@ -414,9 +421,7 @@ def summarise(runs: list[dict[str, float]]) -> tuple[dict[str, float], dict[str,
     """The mean of each KPI over replications and its 95% confidence interval."""
     means, intervals = {}, {}
     for k in runs[0]:
-        v = np.array([r[k] for r in runs], float)
-        m = float(v.mean())
-        half = t95(len(v)) * float(v.std(ddof=1)) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+        m, half = interval95([r[k] for r in runs])
         means[k] = round(m, 3)
         intervals[k] = [round(m - half, 3), round(m + half, 3)]
     return means, intervals
