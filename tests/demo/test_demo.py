@@ -47,7 +47,7 @@ def test_demo_is_reproducible_and_has_its_problems(tmp_path: Path) -> None:
             )
         )
         assert wait["Check Credit"] > 3 * wait["Approve Order"]
-        # understaffed queue: Billing tickets wait far longer before work starts
+        # slow queue: Billing tickets wait far longer before work starts
         by_queue = dict(
             ws.store.rows(
                 'SELECT c.queue, median(epoch(e.next_ts) - epoch(e.ts)) FROM "stream_ticket-to-resolution".events e '

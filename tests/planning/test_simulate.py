@@ -126,7 +126,7 @@ def test_pools_by_queue(tickets: Path) -> None:
     assert model.describe()["pools"]["Start Work @ Billing"]["people"] == 2
 
     base, _ = summarise(run_replications(model, replications=2, seed=3))
-    # the understaffed queue is the busiest Start Work pool
+    # the queue with the fewest people per ticket is the busiest Start Work pool
     start_pools = {k: v for k, v in base.items() if k.startswith("utilisation:Start Work @ ")}
     assert max(start_pools, key=start_pools.__getitem__) == "utilisation:Start Work @ Billing"
     more, _ = summarise(
@@ -163,6 +163,14 @@ def test_pools_by_queue_from_the_command_line(tickets: Path, tmp_path: Path) -> 
         scen["as_is"]["utilisation:Start Work @ Billing"] / 2, rel=0.15
     )
     assert "staff:Start Work @ Billing" in [t["driver"] for t in scen["tornado"]]
+    # Billing's tickets wait a day for work to start, but its two people are seldom both busy in the
+    # log: the reading says more people cannot shorten that wait (the simulated change is nil)
+    [billing] = scen["staffing"]
+    assert billing["pool"] == "Start Work @ Billing"
+    assert billing["people"] == [2, 4]
+    assert billing["all_busy_share_of_wait"] < 0.05
+    assert "not for want of people" in billing["reading"]
+    assert abs(scen["change"]["cycle_time_median"]) < 0.01
     spec.write_text('drivers: {staff: {"Start Work @ Billing": "+2"}}\n', encoding="utf-8")
     bad = cli(tickets, "scenario", "ticket-to-resolution", "--file", str(spec), check=False)
     assert bad.returncode != 0
@@ -206,14 +214,15 @@ def test_cases_quick_at_every_step_stay_quick(tmp_path: Path) -> None:
 
 
 def _chain(tmp_path: Path, *, cases: int, step_seconds: int, minutes: float) -> tuple[Path, StreamMetrics]:
-    """A log of ``cases`` cases through five steps ``step_seconds`` apart, one resource per step,
-    and stated handling minutes per step."""
+    """A log of ``cases`` cases, one an hour, through five steps ``step_seconds`` apart, four
+    people per step taking turns (so an hour's work a step leaves them a quarter busy and no case
+    waits for one), and stated handling minutes per step."""
     rows = ["case_id,activity,timestamp,resource"]
     start = 1_767_225_600  # 2026-01-01, a Thursday
     for c in range(cases):
         t = start + c * 3_600
         for i, a in enumerate(("Open", "Check", "Fix", "Test", "Close")):
-            rows.append(f"c{c},{a},{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S},r{i}")
+            rows.append(f"c{c},{a},{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S},r{i}-{c % 4}")
             t += step_seconds
     path = tmp_path / "chain.csv"
     path.write_text("\n".join(rows) + "\n")
@@ -289,3 +298,59 @@ def test_paired_changes_are_narrower_than_the_runs_intervals(tickets: Path) -> N
         low, high = result["change_intervals"][key]
         a_low, a_high = result["intervals"]["as_is"][key]
         assert (high - low) < 0.5 * (a_high - a_low) / result["as_is"][key]
+
+
+def _queue_log(tmp_path: Path, *, cases: int, per_hour: float) -> tuple[Path, StreamMetrics]:
+    """A log of a real queue: cases arrive around the clock (Poisson, ``per_hour``) and one person
+    serves them first come, first served, an hour each (the stated handling time), so each case's
+    wait is the queue in front of it."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    arrivals = 1_767_225_600 + np.cumsum(rng.exponential(3_600 / per_hour, cases))
+    rows = ["case_id,activity,timestamp,resource"]
+    free_at = 0.0
+    for c, t in enumerate(arrivals):
+        done = max(float(t), free_at) + 3_600
+        free_at = done
+        rows.append(f"c{c},Arrive,{datetime.fromtimestamp(float(t), UTC):%Y-%m-%d %H:%M:%S},")
+        rows.append(f"c{c},Serve,{datetime.fromtimestamp(done, UTC):%Y-%m-%d %H:%M:%S},clerk")
+    path = tmp_path / "queue.csv"
+    path.write_text("\n".join(rows) + "\n")
+    root = init_workspace(tmp_path / "ws")
+    with open_workspace(root) as ws:
+        ingest(ws.store, path, stream="queue")
+    metrics = StreamMetrics.model_validate({"costs": {"handling_minutes_by_activity": {"Serve": 60}}})
+    return root, metrics
+
+
+def test_a_queue_in_the_log_is_replayed_and_more_people_shorten_it(tmp_path: Path) -> None:
+    """One clerk, an hour a case, 0.7 cases an hour: the log's cases wait hours in the queue. The
+    calibration finds the clerk busy through nearly all of that waiting, so the simulation takes
+    it out of the copied times and its pool of one replays it: the as-is still matches the log,
+    and a second clerk shortens the cases to about their hour of work. Before 2026-12-07 the
+    log's queue was copied as waiting no pool causes, so the as-is queued twice (the median 59%
+    over the log's) and a second clerk took off only that double count."""
+    from conveyor.planning.scenario import run_scenario
+
+    root, metrics = _queue_log(tmp_path, cases=3_000, per_hour=0.7)
+    with open_workspace(root, read_only=True) as ws:
+        model = calibrate(ws.engine, "queue", metrics=metrics)
+    serve = (model.activities.index("Serve"), None)
+    assert model.capacity[serve] == 1
+    assert model.all_busy_share(serve) > 0.9
+    assert model.describe()["pools"]["Serve"]["all_busy_share_of_wait"] > 0.9
+    base, _ = summarise(run_replications(model, replications=3, seed=1))
+    assert base["cycle_time_median"] == pytest.approx(model.actual["cycle_time_median"], rel=0.10)
+    assert base["cycle_time_mean"] == pytest.approx(model.actual["cycle_time_mean"], rel=0.15)
+    spec = tmp_path / "clerk.yaml"
+    spec.write_text("replications: 3\ndrivers: {staff: {Serve: '+1'}}\n")
+    result = run_scenario(model, parse_scenario(spec))
+    assert result["scenario"]["cycle_time_mean"] < 0.6 * result["as_is"]["cycle_time_mean"]
+    assert result["scenario"]["cycle_time_median"] < 1.25 * 3_600
+    [pool] = result["staffing"]
+    assert (pool["pool"], pool["people"]) == ("Serve", [1, 2])
+    assert pool["all_busy_share_of_wait"] > 0.9
+    assert pool["utilisation"][0] > 0.6
+    assert pool["utilisation"][1] < 0.4
+    assert "cannot" not in pool["reading"]

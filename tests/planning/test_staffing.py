@@ -178,3 +178,11 @@ def test_a_plan_from_a_stream(tmp_path: Path) -> None:
     assert a["peak"] == {"day": "Mon", "hour": 9, "agents": monday_9["agents"]}
     assert b["work_seconds_per_case"] == pytest.approx(600)
     assert [h["day"] for h in b["hours"] if h["agents"]] == ["Tue"]
+    # what the log achieved: queue A's tickets reach Work two hours after they open, with one agent
+    # a week for a Monday hour that needs many at once: a missed target for want of people
+    with open_workspace(root, read_only=True) as ws:
+        seen = service.staffing_plan(ws, "t", by="queue", service_level=0.8, answer_seconds=600, answer_activity="Work")
+    [a] = [s for s in seen["segments"] if s["segment"] == "A"]
+    assert a["misses_target"]
+    assert a["observed"]["people_per_week"] == 1
+    assert a["short_of_people"]

@@ -117,6 +117,10 @@ def test_every_page_loads_offline_without_errors(browser: Any, server: Server) -
     assert page.locator(".planning-forecast .js-plotly-plot").count() >= 4
     assert page.locator('tr.flag[data-segment="Billing"]').count() == 1
     assert page.locator(".planning-scenario .js-plotly-plot").count() == 1  # the tornado
+    # Billing misses its target with the people its load needs, and the playbook's extra people on
+    # Start Work are read as unable to shorten a wait that is not for want of them
+    assert "Billing" in page.locator(".not-want-of-people").first.locator("xpath=..").inner_text()
+    assert "cannot shorten it" in page.locator(".planning-scenario .staffing-reading").first.inner_text()
     # the demo's classifier: its held-out quality beside the baseline, curve and confusion drawn
     page.goto(server.url + "/models")
     card = page.locator('.model[data-model="ticket-triage"]')

@@ -138,6 +138,18 @@ def staffing(
         f"[dim]{plan['settings']['model']}: {service_level:.0%} within {answer_seconds:g} s per hour of the week, "
         f"from {plan['weeks']:g} weeks of data; --json has every hour[/]"
     )
+    for s in plan["segments"]:
+        if s.get("misses_target") and s.get("short_of_people") is False:
+            console.print(f"[bold]{s['segment']}[/]: {_not_for_want_of_people(s)}")
+
+
+def _not_for_want_of_people(segment: dict[str, Any]) -> str:
+    obs, peak = segment["observed"], segment["peak"]
+    return (
+        f"misses its target in the log with {obs['people_per_week']:g} people a week on it, while its load needs "
+        f"{peak['agents']} at its busiest hour ({peak['day']} {peak['hour']:02d}:00): the wait is not for want of "
+        "people; look at how its work is picked up (conveyor bottlenecks with --where on it)"
+    )
 
 
 def _observed(segment: dict[str, Any]) -> list[str]:
@@ -486,3 +498,7 @@ def scenario(
             f"playbook {p['name']!r}: {state} (growth {p['growth']:.2f} vs {p['threshold']:.2f}; {p['why']}); "
             f"at the forecast's demand the median cycle time goes {_days(w['cycle_time_median'])} -> {_days(a['cycle_time_median'])} with it"
         )
+        for e in p.get("staffing") or []:
+            console.print(f"  {e['pool']}: {e['people'][0]} -> {e['people'][1]} people: {e['reading']}")
+    for e in result.get("staffing") or []:
+        console.print(f"[bold]{e['pool']}[/]: {e['people'][0]} -> {e['people'][1]} people: {e['reading']}")

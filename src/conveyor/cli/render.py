@@ -156,6 +156,11 @@ def _render_planning(console: Any, pl: dict[str, Any], ws: Any) -> None:
         console.print(
             f"    support queues missing their service level in the log: [bold]{', '.join(pl['misses_target'])}[/] "
             "(staffing plan 'support-queues')"
+            + (
+                f"; {', '.join(pl['enough_people'])} has the people its load needs: the wait is not for want of people"
+                if pl.get("enough_people")
+                else ""
+            )
         )
     sc = pl["scenario"]
     console.print(
@@ -163,4 +168,6 @@ def _render_planning(console: Any, pl: dict[str, Any], ws: Any) -> None:
         f"cases/week {sc['change']['throughput_per_week']:+.1%}; "
         + "; ".join(f"playbook '{n}': {'triggered' if t else 'not triggered'}" for n, t in sc["playbooks"])
     )
+    for e in sc.get("staffing") or []:
+        console.print(f"    {e['pool']} {e['people'][0]} -> {e['people'][1]} people: {e['reading']}")
     console.print(f"    the planning page: /planning on conveyor serve -w {ws}")

@@ -6,7 +6,9 @@ Planted on purpose, so later analyses have something true to find:
   control and are repacked (a rework loop); shipments by road to the North region run late;
   a fifth of invoices need a payment reminder.
 - ticket-to-resolution: the Billing queue has two agents for a fifth of the tickets and waits
-  ~10x longer (an understaffed queue); Network tickets are reassigned often; priorities carry SLAs.
+  ~10x longer before work starts (a slow queue: its two agents have time enough for its load, so
+  the wait is how tickets are picked up, not the headcount); Network tickets are reassigned often;
+  priorities carry SLAs.
 - procure-to-pay: 12% of orders change price after approval, which breaks the three-way match
   and blocks payment until resolved.
 - demand: daily units per product, region and channel with trend, weekly and yearly seasonality,
@@ -130,7 +132,7 @@ def _ticket_flow() -> tuple[Flow, list[str]]:
         w = dict(waits)
         if q == "Network":
             m["Assign to Queue"] = {"Start Work": 0.5, "Reassign Ticket": 0.5}
-        if q == "Billing":  # two agents for a fifth of the load: everything queues
+        if q == "Billing":  # two agents for a fifth of the load, slow to pick tickets up
             w["Start Work"] = 30
             w["Reopen Ticket"] = 20
         moves.append(m)

@@ -2,7 +2,7 @@
 
 A :class:`Flow` is a Markov chain over activities whose transition probabilities and waiting
 times may depend on a per-case class (a queue, a customer segment...). That is enough to plant
-the problems real operations have: a slow step, a rework loop, an understaffed queue.
+the problems real operations have: a slow step, a rework loop, a slow queue.
 """
 
 from __future__ import annotations

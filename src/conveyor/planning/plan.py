@@ -107,6 +107,11 @@ def staffing_plan(
             segments[-1]["observed"] = obs
             # what the log shows the queue achieved against the target the plan staffs for
             segments[-1]["misses_target"] = bool(obs.get("answered_within_target", 1.0) < service_level)
+            # fewer people a week on it than its busiest hour needs at once: a missed target the
+            # plan's headcount answers; otherwise (the demo's Billing queue) the wait is not for want
+            # of people, and adding them would not meet the target
+            if "people_per_week" in obs:
+                segments[-1]["short_of_people"] = bool(obs["people_per_week"] < peak["agents_with_shrinkage"])
     return {
         "stream": stream,
         "by": by,

@@ -35,7 +35,7 @@ import yaml
 from conveyor.planning.simulate import KPIS, Drivers, SimModel, interval95, run_replications, summarise
 from conveyor.planning.staffing import PlanningError
 
-__all__ = ["parse_scenario", "run_scenario"]
+__all__ = ["parse_scenario", "run_scenario", "staffing_effects"]
 
 Progress = Callable[[str, float], None]
 FIELDS = ("demand", "staff", "handling", "automation")
@@ -209,7 +209,59 @@ def run_scenario(
         "change_intervals": _paired_changes(as_is_runs, scen_runs),
         "tornado": tornado,
         "playbooks": books,
+        # each pool the drivers staff differently: what more (or fewer) people can change there
+        "staffing": staffing_effects(model, drivers, as_is, scen),
     }
+
+
+def staffing_effects(
+    model: SimModel, drivers: Drivers, before: dict[str, float], after: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Per pool whose people ``drivers`` change: the people before and after, the pool's
+    utilisation in the two runs (their KPI means), the share of the log's waiting before its
+    steps during which all its people were busy (the part more people can shorten), and a reading
+    that says which: a pool whose waiting in the log is not for want of people gets the same
+    cycle times with more of them, and the reading says so instead of leaving a zero unexplained."""
+    old, new = model.capacity, drivers.capacity(model)
+    out = []
+    for pool in sorted(set(old) | set(new), key=lambda p: (p[0], str(p[1]))):
+        b, a = old.get(pool, 0), new.get(pool, 0)
+        if a == b:
+            continue
+        name = model.pool_name(pool)
+        u0, u1 = before.get(f"utilisation:{name}"), after.get(f"utilisation:{name}")
+        share = model.all_busy_share(pool)
+        busy = f"{_share(u0)} busy in the as-is" if u0 is not None else "not simulated in the as-is"
+        if a > b and share < 0.05 and (u0 or 0) < 0.5:
+            reading = (
+                f"its people were all busy for {_share(share)} of the log's waiting before {name} and are {busy}: "
+                "that waiting is not for want of people (it is the customers', other work's, or how work "
+                "is picked up), so more people cannot shorten it"
+            )
+        elif a > b:
+            reading = (
+                f"its people were all busy for {_share(share)} of the log's waiting before {name} ({busy}, "
+                f"{_share(u1 or 0)} with {a}): more people shorten that queue"
+            )
+        else:
+            reading = f"{busy}, {_share(u1 or 0)} with {a}" if a else f"{busy}; with no one, its steps take their work with no queue (keep at least 1 to see its queue)"
+            if (u1 or 0) >= 0.95:
+                reading += ": past what it can do, so its queue grows for as long as the simulation runs"
+        out.append(
+            {
+                "pool": name,
+                "people": [b, a],
+                "utilisation": [None if u0 is None else round(u0, 4), None if u1 is None else round(u1, 4)],
+                "all_busy_share_of_wait": round(share, 4),
+                "reading": reading,
+            }
+        )
+    return out
+
+
+def _share(x: float) -> str:
+    """A share as a whole percentage, "under 1%" for a small one that is not none."""
+    return "under 1%" if 0 < x < 0.005 else f"{x:.0%}"
 
 
 def _paired_changes(base: list[dict[str, float]], other: list[dict[str, float]]) -> dict[str, list[float] | None]:
@@ -267,4 +319,5 @@ def _playbook(
         "without": {k: without[k] for k in KPIS},
         "with_action": {k: with_action[k] for k in KPIS},
     }
+    entry["staffing"] = staffing_effects(model, action, without, with_action)
     return entry

@@ -8,8 +8,9 @@ What the model takes from the log:
 - **routing**: each simulated case follows the activity sequence of a case drawn from the log
   (variants in proportion to their frequency, loops and rework included);
 - **times**: a simulated case takes its route and its step times (from one step to the next)
-  from the log case it copies, each step's time multiplied by a lognormal jitter of mean 1
-  (``JITTER``, its spread in log terms), so no simulated case is a copy of a logged one, while a
+  from the log case it copies, each step's waiting multiplied by a lognormal jitter of mean 1
+  (``JITTER``, its spread in log terms; the work is not jittered, so the jitter cannot shorten a
+  step below its work), so no simulated case is a copy of a logged one, while a
   case that is quick (or slow) at every step in the log stays so: a smoothed bootstrap of whole
   cases. Drawing each step's time from its own distribution instead, even with the log's ranks
   copied and blended with noise, turned logs whose cases are either quick or slow throughout
@@ -19,10 +20,15 @@ What the model takes from the log:
   queue, each serving its own cases) who are busy for the step's work: the measured service time where the log
   has start events, else the stated handling minutes of ``metrics/STREAM.yaml`` (never more
   than the observed time to the step; steps by automations or outside parties take no one's
-  time). The rest of a step's time is waiting that does not depend on the pool (customers,
-  batching, other work), so the as-is reproduces the log and a scenario that loads a pool past
-  what it can do makes queues grow; the handling-time driver scales the work and keeps that
-  waiting (before 2026-12-07 the work it removed went back into the wait: no change);
+  time); the handling-time driver scales the work and keeps the waiting (before 2026-12-07 the
+  work it removed went back into the wait: no change);
+- **waiting by cause**: replaying the log against the pools (:func:`_contention`), the waiting
+  before a step while all its pool's people were busy is a queue the simulated pool makes itself:
+  it is taken out of the copied step time, so the as-is replays it and a staffing driver shortens
+  it. The rest of a step's waiting does not depend on the pool (customers, batching, other work),
+  so the as-is reproduces the log and a scenario that loads a pool past what it can do makes
+  queues grow. Before 2026-12-07 all waiting was copied, so a log's own queue was queued twice
+  and more people could not shorten it;
 - **calendars**: work that had to queue for a pool starts only in the hours of the week when the
   log shows its activity being done (work taken at once keeps the log's own timing, which already
   falls in those hours; applying the calendar to it too would count the nights twice).
@@ -121,6 +127,11 @@ class SimModel:
     values: list[str | None] = field(default_factory=list)  # per trace: its case's pools_by value
     pools_by: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: per trace: the seconds of each step's wait during which its pool's people were all busy in
+    #: the log (the queue the simulated pool replays, so staffing can shorten it); empty: none
+    contention: list[np.ndarray] = field(default_factory=list)
+    #: per pool: the log's seconds of waiting before its steps, and of those while all were busy
+    waiting: dict[Pool, tuple[float, float]] = field(default_factory=dict)
 
     def pool_name(self, pool: Pool) -> str:
         a, value = pool
@@ -141,11 +152,18 @@ class SimModel:
                     "people": c,
                     "work_minutes": round(_mean_work(self.work[pool[0]]) / 60, 2),
                     "open_hours_per_week": int(self.calendar[pool[0]].sum()),
+                    "all_busy_share_of_wait": round(self.all_busy_share(pool), 4),
                 }
                 for pool, c in sorted(self.capacity.items(), key=lambda item: (item[0][0], str(item[0][1])))
             },
             "notes": self.notes,
         }
+
+    def all_busy_share(self, pool: Pool) -> float:
+        """The share of the log's waiting before the pool's steps during which all its people
+        were busy: the part of the wait that more people could shorten."""
+        wait, busy = self.waiting.get(pool, (0.0, 0.0))
+        return busy / wait if wait > 0 else 0.0
 
 
 def _mean_work(w: float | np.ndarray) -> float:
@@ -215,6 +233,9 @@ def calibrate(
         values = [by_case.get(int(r["case_idx"])) for r in rows]
     if len(rows) < span["cases"]:
         notes.append(f"routes and times from a sample of {len(rows):,} of {span['cases']:,} cases")
+    contention, waiting = _contention(
+        rows, traces, values, capacity, work, costs, names, measured, len(rows) / span["cases"]
+    )
     actual = {
         "cycle_time_median": float(span["cycle_median"] or 0),
         "cycle_time_p90": float(span["cycle_p90"] or 0),
@@ -237,6 +258,8 @@ def calibrate(
         actual=actual,
         measured_work=measured,
         notes=notes,
+        contention=contention,
+        waiting=waiting,
     )
 
 
@@ -307,6 +330,78 @@ def _pools(
             f"no resources recorded for {', '.join(without_people[:5])}: no pool, so staffing cannot change those steps"
         )
     return capacity, calendar, work, notes
+
+
+def _contention(
+    rows: list[dict[str, Any]],
+    traces: list[tuple[int, ...]],
+    values: list[str | None],
+    capacity: dict[Pool, int],
+    work: dict[int, float | np.ndarray],
+    costs: Any,
+    names: list[str],
+    measured: bool,
+    share: float,
+) -> tuple[list[np.ndarray], dict[Pool, tuple[float, float]]]:
+    """Replay the log against the pools: each staffed step's work is an interval ending at its
+    event (its measured start to complete, else the stated minutes, never longer than the step);
+    a pool is all busy when as many of its steps' work intervals overlap as it has people (x the
+    share of cases sampled). Each step's wait (from the previous event to the start of its work)
+    during which its pool was all busy is a queue the simulated pool makes itself, so the
+    simulation takes it out of the copied step time: the as-is replays it, and more people
+    shorten it. Returns those seconds per trace step, and per pool the log's waiting and the part
+    of it while all were busy."""
+    pools = list(capacity)
+    pool_id = {p: i for i, p in enumerate(pools)}
+    at_case, at_step, which, ends, lengths, opens = [], [], [], [], [], []
+    for k, (r, trace) in enumerate(zip(rows, traces, strict=True)):
+        ts, starts = r["ts"], r["starts"]
+        value = values[k] if values else None
+        for i, a in enumerate(trace):
+            if a not in work:
+                continue
+            pool = (a, value) if (a, value) in pool_id else (a, None)
+            if pool not in pool_id:
+                continue
+            step = float(ts[i] - ts[i - 1]) if i else 0.0
+            if measured and starts[i] is not None:
+                w = max(0.0, float(ts[i] - starts[i]))
+            else:
+                stated = 60.0 * costs.handling_minutes_by_activity.get(names[a], costs.handling_minutes)
+                w = min(_mean_work(work[a]) if measured else stated, step)
+            at_case.append(k)
+            at_step.append(i)
+            which.append(pool_id[pool])
+            ends.append(float(ts[i]))
+            lengths.append(max(w, 0.0))
+            opens.append(float(ts[i - 1]) if i else float(ts[i]))
+    contention = [np.zeros(max(len(t) - 1, 0)) for t in traces]
+    waiting: dict[Pool, tuple[float, float]] = {}
+    if not which:
+        return contention, waiting
+    pid, end, length, begin = (np.asarray(x) for x in (which, ends, lengths, opens))
+    start = end - length
+    window_end = np.maximum(start, begin)
+    found = np.zeros(len(pid))
+    for i, pool in enumerate(pools):
+        mine = np.flatnonzero(pid == i)
+        if not len(mine):
+            continue
+        # the pool's count of work in progress over time, and the all-busy seconds up to each moment
+        times = np.concatenate([start[mine], end[mine]])
+        delta = np.concatenate([np.ones(len(mine)), -np.ones(len(mine))])
+        order = np.lexsort((delta, times))  # at the same moment, work ends before other work starts
+        times, in_progress = times[order], np.cumsum(delta[order])
+        full = in_progress[:-1] >= max(capacity[pool] * share, 1e-9)
+        busy_until = np.concatenate([[0.0], np.cumsum(np.diff(times) * full)])
+        found[mine] = np.maximum(
+            np.interp(window_end[mine], times, busy_until) - np.interp(begin[mine], times, busy_until), 0.0
+        )
+        waiting[pool] = (float((window_end[mine] - begin[mine]).sum()), float(found[mine].sum()))
+    for k, i, seconds in zip(at_case, at_step, found, strict=True):
+        if i and seconds > 0:
+            contention[k][i - 1] = seconds
+    return contention, waiting
 
 
 # -- scenarios ------------------------------------------------------------------------------------
@@ -502,17 +597,18 @@ def _replication(model: SimModel, drivers: Drivers, seed: np.random.SeedSequence
         jitter, work_u, automation_u = cases.jitters[own], cases.work[own], cases.automation[own]
         yield env.timeout(at)
         start = env.now
-        # the copied case's step times, each jittered (mean 1)
-        times = model.steps[k] * jitter[1:]
+        # the copied case's step times, less the log's queues at its pools (the simulated pools
+        # make their own)
+        steps = model.steps[k] - model.contention[k] if model.contention else model.steps[k]
         for i, a in enumerate(trace):
-            step = float(times[i - 1]) if i else 0.0
+            step = float(steps[i - 1]) if i else 0.0
             if a in automated and automation_u[i] < automated[a]:
                 continue  # done by the automation at once: no one's work, no wait for a person
             base = base_work(a, float(work_u[i]), step)
-            # the step's wait (its time less the work at the log's pace) stays; the work scales
-            # with the handling-time driver
+            # the step's wait (its time less the work at the log's pace), jittered (mean 1),
+            # stays; the work scales with the handling-time driver
             work = base * handling.get(a, all_handling)
-            yield env.timeout(max(step - base, 0.0))
+            yield env.timeout(max(step - base, 0.0) * float(jitter[i]))
             key = (a, value)
             pool = pools.get(key)
             if pool is None and value is not None:  # no pool of its own: the activity's shared one
