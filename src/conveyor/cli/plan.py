@@ -429,10 +429,24 @@ def simulate(
             "Busiest pools (share of their open hours at work): " + ", ".join(f"{name} {u:.1%}" for name, u in busiest)
         )
     m = result["model"]
+    queued = sorted(
+        ((name, p["all_busy_share_of_wait"]) for name, p in m["pools"].items() if p.get("all_busy_share_of_wait")),
+        key=lambda kv: -kv[1],
+    )[:3]
+    if queued and queued[0][1] >= 0.01:
+        console.print(
+            "Waiting for people (all of the pool busy, in the log; the simulated pools replay it and staffing "
+            "shortens it): " + ", ".join(f"{name} {share:.1%} of the waiting before it" for name, share in queued)
+        )
+    else:
+        console.print(
+            "No pool's people were all busy for 1% of the waiting before it in the log: that waiting is not "
+            "for want of people, and more of them cannot shorten it"
+        )
     console.print(
         f"[dim]{result['replications']} replications of {result['cases_per_replication']:,.0f} cases, "
         f"{result['cases_per_second']:,.0f} simulated cases/s; work: {m['work']}; "
-        f"step times: the copied log case's, jittered (x lognormal, sd {m['step_time_jitter']:g} in logs); "
+        f"step times: the copied log case's, its waiting jittered (x lognormal, sd {m['step_time_jitter']:g} in logs); "
         "--json has the pools and their utilisation[/]"
     )
     for note in m["notes"]:
