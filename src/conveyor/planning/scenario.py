@@ -244,7 +244,11 @@ def staffing_effects(
                 f"{_share(u1 or 0)} with {a}): more people shorten that queue"
             )
         else:
-            reading = f"{busy}, {_share(u1 or 0)} with {a}" if a else f"{busy}; with no one, its steps take their work with no queue (keep at least 1 to see its queue)"
+            reading = (
+                f"{busy}, {_share(u1 or 0)} with {a}"
+                if a
+                else f"{busy}; with no one, its steps take their work with no queue (keep at least 1 to see its queue)"
+            )
             if (u1 or 0) >= 0.95:
                 reading += ": past what it can do, so its queue grows for as long as the simulation runs"
         out.append(
