@@ -233,9 +233,7 @@ def calibrate(
         values = [by_case.get(int(r["case_idx"])) for r in rows]
     if len(rows) < span["cases"]:
         notes.append(f"routes and times from a sample of {len(rows):,} of {span['cases']:,} cases")
-    contention, waiting = _contention(
-        rows, traces, values, capacity, work, costs, names, measured, len(rows) / span["cases"]
-    )
+    contention, waiting = _contention(rows, traces, values, capacity, work, measured, len(rows) / span["cases"])
     actual = {
         "cycle_time_median": float(span["cycle_median"] or 0),
         "cycle_time_p90": float(span["cycle_p90"] or 0),
@@ -338,8 +336,6 @@ def _contention(
     values: list[str | None],
     capacity: dict[Pool, int],
     work: dict[int, float | np.ndarray],
-    costs: Any,
-    names: list[str],
     measured: bool,
     share: float,
 ) -> tuple[list[np.ndarray], dict[Pool, tuple[float, float]]]:
@@ -366,9 +362,8 @@ def _contention(
             step = float(ts[i] - ts[i - 1]) if i else 0.0
             if measured and starts[i] is not None:
                 w = max(0.0, float(ts[i] - starts[i]))
-            else:
-                stated = 60.0 * costs.handling_minutes_by_activity.get(names[a], costs.handling_minutes)
-                w = min(_mean_work(work[a]) if measured else stated, step)
+            else:  # the stated minutes (or, without a start, the measured mean), within the step
+                w = min(_mean_work(work[a]), step)
             at_case.append(k)
             at_step.append(i)
             which.append(pool_id[pool])
