@@ -220,8 +220,9 @@ def staffing_effects(
     """Per pool whose people ``drivers`` change: the people before and after, the pool's
     utilisation in the two runs (their KPI means), the share of the log's waiting before its
     steps during which all its people were busy (the part more people can shorten), and a reading
-    that says which: a pool whose waiting in the log is not for want of people gets the same
-    cycle times with more of them, and the reading says so instead of leaving a zero unexplained."""
+    that says which: more people cannot shorten waiting in the log that is not for want of them,
+    and the reading says so instead of leaving a zero unexplained (a queue the scenario's own
+    load makes is another matter: the utilisations show it)."""
     old, new = model.capacity, drivers.capacity(model)
     out = []
     for pool in sorted(set(old) | set(new), key=lambda p: (p[0], str(p[1]))):
@@ -232,16 +233,16 @@ def staffing_effects(
         u0, u1 = before.get(f"utilisation:{name}"), after.get(f"utilisation:{name}")
         share = model.all_busy_share(pool)
         busy = f"{_share(u0)} busy in the as-is" if u0 is not None else "not simulated in the as-is"
-        if a > b and share < 0.05 and (u0 or 0) < 0.5:
-            reading = (
-                f"its people were all busy for {_share(share)} of the log's waiting before {name} and are {busy}: "
-                "that waiting is not for want of people (it is the customers', other work's, or how work "
-                "is picked up), so more people cannot shorten it"
+        if a > b:
+            cause = (
+                "that waiting is not for want of people (it is the customers', other work's, or how work is "
+                "picked up), so more people cannot shorten it"
+                if share < 0.05
+                else "more people shorten that part of it"
             )
-        elif a > b:
             reading = (
-                f"its people were all busy for {_share(share)} of the log's waiting before {name} ({busy}, "
-                f"{_share(u1 or 0)} with {a}): more people shorten that queue"
+                f"its people were all busy for {_share(share)} of the log's waiting before {name}: {cause}; "
+                f"{busy}, {_share(u1 or 0)} with {a}"
             )
         else:
             reading = (
