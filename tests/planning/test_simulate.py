@@ -298,6 +298,13 @@ def test_paired_changes_are_narrower_than_the_runs_intervals(tickets: Path) -> N
         low, high = result["change_intervals"][key]
         a_low, a_high = result["intervals"]["as_is"][key]
         assert (high - low) < 0.5 * (a_high - a_low) / result["as_is"][key]
+    # the tornado's sides carry their paired intervals: no automation is the as-is exactly (within
+    # the noise, an interval of nothing), all of it shortens the median for sure
+    [auto] = [t for t in result["tornado"] if t["driver"] == "automation:Classify Ticket"]
+    none, every = auto["cycle_time_median_change_intervals"]
+    assert none == [0.0, 0.0]
+    assert every[1] < 0
+    assert auto["within_noise"] == [True, False]
 
 
 def _queue_log(tmp_path: Path, *, cases: int, per_hour: float) -> tuple[Path, StreamMetrics]:

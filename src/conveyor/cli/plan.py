@@ -504,7 +504,9 @@ def scenario(
         console.print("[bold]sensitivity[/] (median cycle time, low - high):")
         for t in result["tornado"]:
             lo, hi = t["cycle_time_median"]
-            console.print(f"  {t['driver']:<28} {_days(lo)} - {_days(hi)}")
+            noise = t.get("within_noise") or [False, False]
+            mark = [" [dim](within the noise)[/]" if n else "" for n in noise]
+            console.print(f"  {t['driver']:<28} {_days(lo)}{mark[0]} - {_days(hi)}{mark[1]}")
     for p in result["playbooks"]:
         state = "[bold red]triggered[/]" if p["triggered"] else "not triggered"
         w, a = p["at_forecast"]["without"], p["at_forecast"]["with_action"]

@@ -181,8 +181,11 @@ def run_scenario(
     scen, scen_iv = summarise(scen_runs)
     tornado: list[dict[str, Any]] = []
     for label, low, high in sens:
-        lo, _ = summarise(run(low, f"sensitivity: {label}"))
-        hi, _ = summarise(run(high, f"sensitivity: {label}"))
+        lo_runs, hi_runs = run(low, f"sensitivity: {label}"), run(high, f"sensitivity: {label}")
+        lo, hi = summarise(lo_runs)[0], summarise(hi_runs)[0]
+        # each side's change of the median against the as-is, paired by seed: an interval that
+        # holds 0 is a bar the dice could have drawn (within_noise)
+        paired = [_paired_changes(as_is_runs, side)["cycle_time_median"] for side in (lo_runs, hi_runs)]
         tornado.append(
             {
                 "driver": label,
@@ -191,6 +194,8 @@ def run_scenario(
                 "cycle_time_median": [lo["cycle_time_median"], hi["cycle_time_median"]],
                 "throughput_per_week": [lo["throughput_per_week"], hi["throughput_per_week"]],
                 "swing": round(abs(hi["cycle_time_median"] - lo["cycle_time_median"]), 3),
+                "cycle_time_median_change_intervals": paired,
+                "within_noise": [iv is None or iv[0] <= 0 <= iv[1] for iv in paired],
             }
         )
     tornado.sort(key=lambda t: -float(t["swing"]))

@@ -230,22 +230,8 @@ def planning_figures(overview: dict[str, Any]) -> dict[str, dict[str, Any]]:
         rows = list(reversed(sc["tornado"]))
         out[f"tornado-{sc['saved_as']}"] = {
             "data": [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "low",
-                    "y": [t["driver"] for t in rows],
-                    "x": [t["cycle_time_median"][0] / 86400 - base for t in rows],
-                    "marker": {"color": "#2e7d32"},
-                },
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "high",
-                    "y": [t["driver"] for t in rows],
-                    "x": [t["cycle_time_median"][1] / 86400 - base for t in rows],
-                    "marker": {"color": "#c62828"},
-                },
+                _tornado_side(rows, side, name, colour, base)
+                for side, name, colour in ((0, "low", "#2e7d32"), (1, "high", "#c62828"))
             ],
             "layout": {
                 # side by side: a driver's low and high often move the KPI the same way (overlaid,
@@ -261,6 +247,31 @@ def planning_figures(overview: dict[str, Any]) -> dict[str, dict[str, Any]]:
             },
         }
     return out
+
+
+def _tornado_side(rows: list[dict[str, Any]], side: int, name: str, colour: str, base: float) -> dict[str, Any]:
+    """One side (low or high) of a scenario's tornado: each driver's change of the median cycle
+    time in days, with its 95% interval paired by seed as an error bar; a bar within the noise
+    (its interval holds 0) is drawn faint. Scenarios saved before 2026-12-07 have no intervals."""
+    ivs = [(t.get("cycle_time_median_change_intervals") or [None, None])[side] for t in rows]
+    noise = [(t.get("within_noise") or [False, False])[side] for t in rows]
+    trace: dict[str, Any] = {
+        "type": "bar",
+        "orientation": "h",
+        "name": name,
+        "y": [t["driver"] for t in rows],
+        "x": [t["cycle_time_median"][side] / 86400 - base for t in rows],
+        "marker": {"color": colour, "opacity": [0.3 if n else 1.0 for n in noise]},
+        "hovertemplate": "%{y}: %{x:+.3f} d<extra>" + name + "</extra>",
+    }
+    if any(iv is not None for iv in ivs):
+        trace["error_x"] = {
+            "type": "data",
+            "array": [(iv[1] - iv[0]) / 2 * base if iv else 0 for iv in ivs],
+            "color": "#555",
+            "thickness": 1,
+        }
+    return trace
 
 
 @cache
