@@ -730,6 +730,12 @@ def simulate(
         "simulated": {k: mean[k] for k in KPIS},
         "intervals": {k: intervals[k] for k in KPIS},
         "error": {k: round(mean[k] / actual[k] - 1, 4) if actual[k] else None for k in KPIS},
+        # the log's own 95% intervals (its cases as a sample of the process), and whether the
+        # simulated value falls inside: as close as the log can tell
+        "actual_intervals": {k: [round(v, 3) for v in model.actual_intervals[k]] for k in KPIS},
+        "within_log_interval": {
+            k: bool(model.actual_intervals[k][0] <= mean[k] <= model.actual_intervals[k][1]) for k in KPIS
+        },
         # the simulated share of cases quicker than the log's median (0.5 is a perfect fit)
         "share_below_actual_median": {
             "simulated": round(mean["share_below_actual_median"], 4),

@@ -34,6 +34,11 @@ def test_as_is_reproduces_helpdesk_within_ten_percent(helpdesk: Path) -> None:
     low, high = result["intervals"]["cycle_time_median"]
     assert low <= result["simulated"]["cycle_time_median"] <= high
     assert result["model"]["pools"]  # people per activity, from the resources
+    # the log's own intervals hold its values, and say whether the simulated ones fall inside
+    for key, (low, high) in result["actual_intervals"].items():
+        assert low <= result["actual"][key] <= high
+        assert result["within_log_interval"][key] == (low <= result["simulated"][key] <= high)
+    assert result["within_log_interval"]["cycle_time_median"]
     assert result["cases_per_second"] > 0
     # the same seed, the same answer; another seed, other dice
     assert result["seed"] == 1

@@ -403,7 +403,15 @@ def simulate(
         return
     from rich.table import Table
 
-    table = Table("", "actual", "simulated", "95% interval", "error", title=f"{stream}: simulation vs the log")
+    table = Table(
+        "",
+        "actual",
+        "the log's own 95%",
+        "simulated",
+        "95% interval",
+        "error",
+        title=f"{stream}: simulation vs the log",
+    )
     for key, label in (
         ("cycle_time_median", "median cycle time"),
         ("cycle_time_p90", "90th percentile cycle time"),
@@ -413,14 +421,21 @@ def simulate(
         fmt = _days if key.startswith("cycle") else (lambda v: f"{v:,.1f}")
         low, high = result["intervals"][key]
         err = result["error"][key]
+        a_low, a_high = result["actual_intervals"][key]
+        inside = result["within_log_interval"][key]
         table.add_row(
             label,
             fmt(result["actual"][key]),
-            fmt(result["simulated"][key]),
+            f"{fmt(a_low)} - {fmt(a_high)}",
+            fmt(result["simulated"][key]) + ("" if inside else " [yellow](outside)[/]"),
             f"{fmt(low)} - {fmt(high)}",
             f"{err:+.1%}" if err is not None else "-",
         )
     console.print(table)
+    console.print(
+        "[dim]the log's own 95%: where its value could fall from another sample of the same process "
+        "(its cases' count and spread); a simulated value inside it is as close as the log can tell[/]"
+    )
     share = result["share_below_actual_median"]["simulated"]
     console.print(f"{share:.1%} of the simulated cases finish quicker than the log's median (50% would be exact)")
     busiest = sorted(result["utilisation"].items(), key=lambda kv: -kv[1])[:3]

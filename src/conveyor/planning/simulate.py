@@ -91,6 +91,16 @@ SPAN = Query(
            avg(duration_seconds) AS cycle_mean
     FROM fc""",
 )
+#: the log's own uncertainty: the cycle times' quantiles at the ranks bounding a 95% interval of
+#: the median and the 90th percentile (order statistics), and their spread for the mean's
+SPAN_INTERVALS = Query(
+    "simulate.span_intervals",
+    """WITH {scope}
+    SELECT quantile_cont(duration_seconds, {m_lo}) AS median_low, quantile_cont(duration_seconds, {m_hi}) AS median_high,
+           quantile_cont(duration_seconds, {q_lo}) AS p90_low, quantile_cont(duration_seconds, {q_hi}) AS p90_high,
+           stddev_samp(duration_seconds) AS sd
+    FROM fc""",
+)
 POOLS = Query(
     "simulate.pools",
     """WITH {scope}
@@ -132,6 +142,8 @@ class SimModel:
     contention: list[np.ndarray] = field(default_factory=list)
     #: per pool: the log's seconds of waiting before its steps, and of those while all were busy
     waiting: dict[Pool, tuple[float, float]] = field(default_factory=dict)
+    #: per KPI: the 95% interval of the log's own value (see :func:`_log_intervals`)
+    actual_intervals: dict[str, list[float]] = field(default_factory=dict)
 
     def pool_name(self, pool: Pool) -> str:
         a, value = pool
@@ -241,6 +253,7 @@ def calibrate(
         "throughput_per_week": float(span["cases"]) / weeks,
         "cases": float(span["cases"]),
     }
+    actual_intervals = _log_intervals(engine, scope, int(span["cases"]), weeks, actual)
     return SimModel(
         stream=stream,
         activities=names,
@@ -258,7 +271,34 @@ def calibrate(
         notes=notes,
         contention=contention,
         waiting=waiting,
+        actual_intervals=actual_intervals,
     )
+
+
+def _log_intervals(
+    engine: Engine, scope: Any, n: int, weeks: float, actual: dict[str, float]
+) -> dict[str, list[float]]:
+    """95% intervals of the log's own KPIs, as samples of the process that made them: for the
+    median and the 90th percentile, the cycle times at the ranks that bound them (the binomial
+    interval of the rank, distribution-free); for the mean, 1.96 standard errors; for the
+    throughput, the Poisson interval of the case count. A simulated KPI inside its interval is
+    as close as the log can say."""
+    z = 1.96
+
+    def ranks(p: float) -> tuple[str, str]:
+        half = z * math.sqrt(p * (1 - p) / max(n, 1))
+        return f"{max(p - half, 0.0):.6f}", f"{min(p + half, 1.0):.6f}"
+
+    (m_lo, m_hi), (q_lo, q_hi) = ranks(0.5), ranks(0.9)
+    r = engine.run(SPAN_INTERVALS, params=scope.params, **scope.parts(m_lo=m_lo, m_hi=m_hi, q_lo=q_lo, q_hi=q_hi))[0]
+    mean_half = z * float(r["sd"] or 0) / math.sqrt(max(n, 1))
+    count_half = z * math.sqrt(n)
+    return {
+        "cycle_time_median": [float(r["median_low"] or 0), float(r["median_high"] or 0)],
+        "cycle_time_p90": [float(r["p90_low"] or 0), float(r["p90_high"] or 0)],
+        "cycle_time_mean": [actual["cycle_time_mean"] - mean_half, actual["cycle_time_mean"] + mean_half],
+        "throughput_per_week": [max(n - count_half, 0) / weeks, (n + count_half) / weeks],
+    }
 
 
 ARRIVALS = Query(
