@@ -16,13 +16,14 @@ SCENARIO = """\
 # What if tickets rise by a fifth while classifying and assigning are automated for most of them?
 name: ticket surge, triage automated
 replications: 3
+pools_by: queue   # each queue's own agents
 drivers:
   demand: 1.2
   automation: {Classify Ticket: 0.7, Assign to Queue: 0.7}
 playbooks:
-  - name: add 2 people to Start Work if ticket arrivals rise 10%
+  - name: add 2 people to Billing's Start Work if ticket arrivals rise 10%
     when: {forecast: tickets, growth_at_least: 1.1}
-    then: {staff: {Start Work: "+2"}}
+    then: {staff: {"Start Work @ Billing": "+2"}}
 """
 
 
