@@ -20,6 +20,7 @@ from conveyor.cli._common import (
 )
 from conveyor.cli._filters import with_filters
 from conveyor.cli.app import app
+from conveyor.cli.render import staffing_line
 
 
 @app.command()
@@ -530,6 +531,6 @@ def scenario(
             f"at the forecast's demand the median cycle time goes {_days(w['cycle_time_median'])} -> {_days(a['cycle_time_median'])} with it"
         )
         for e in p.get("staffing") or []:
-            console.print(f"  {e['pool']}: {e['people'][0]} -> {e['people'][1]} people: {e['reading']}")
+            console.print(f"  {staffing_line(e)}")
     for e in result.get("staffing") or []:
-        console.print(f"[bold]{e['pool']}[/]: {e['people'][0]} -> {e['people'][1]} people: {e['reading']}")
+        console.print(staffing_line(e))

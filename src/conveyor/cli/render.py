@@ -13,6 +13,11 @@ from conveyor.metrics.units import human, pct
 __all__ = ["human", "pct", "render_demo"]
 
 
+def staffing_line(entry: dict[str, Any]) -> str:
+    """A scenario's staffing reading for one pool (``conveyor scenario``'s ``staffing`` entries)."""
+    return f"{entry['pool']}: {entry['people'][0]} -> {entry['people'][1]} people: {entry['reading']}"
+
+
 def render_demo(console: Console, summary: dict[str, Any]) -> None:
     console.print(f"[bold]Northwind Supply[/] demo workspace: {summary['workspace']} (seed {summary['seed']})")
     table = Table("stream", "events", "cases", "activities", "first", "last", "quarantined", title="streams")
@@ -169,5 +174,5 @@ def _render_planning(console: Any, pl: dict[str, Any], ws: Any) -> None:
         + "; ".join(f"playbook '{n}': {'triggered' if t else 'not triggered'}" for n, t in sc["playbooks"])
     )
     for e in sc.get("staffing") or []:
-        console.print(f"    {e['pool']} {e['people'][0]} -> {e['people'][1]} people: {e['reading']}")
+        console.print(f"    {staffing_line(e)}")
     console.print(f"    the planning page: /planning on conveyor serve -w {ws}")

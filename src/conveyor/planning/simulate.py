@@ -49,6 +49,7 @@ import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -170,6 +171,14 @@ class SimModel:
             },
             "notes": self.notes,
         }
+
+    @cached_property
+    def queue_free_steps(self) -> list[np.ndarray]:
+        """Per trace: its step times less the log's queues at its pools (the simulated pools make
+        their own), worked out once for every replication and scenario run on this model."""
+        if not self.contention:
+            return self.steps
+        return [s - c for s, c in zip(self.steps, self.contention, strict=True)]
 
     def all_busy_share(self, pool: Pool) -> float:
         """The share of the log's waiting before the pool's steps during which all its people
@@ -634,7 +643,7 @@ def _replication(model: SimModel, drivers: Drivers, seed: np.random.SeedSequence
         start = env.now
         # the copied case's step times, less the log's queues at its pools (the simulated pools
         # make their own)
-        steps = model.steps[k] - model.contention[k] if model.contention else model.steps[k]
+        steps = model.queue_free_steps[k]
         for i, a in enumerate(trace):
             step = float(steps[i - 1]) if i else 0.0
             if a in automated and automation_u[i] < automated[a]:
