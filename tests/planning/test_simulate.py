@@ -366,3 +366,16 @@ def test_a_queue_in_the_log_is_replayed_and_more_people_shorten_it(tmp_path: Pat
     assert pool["utilisation"][0] > 0.6
     assert pool["utilisation"][1] < 0.4
     assert "cannot" not in pool["reading"]
+    # the tornado's low side keeps the pool's one clerk: no bar there, the high side the real one
+    [side] = [t for t in result["tornado"] if t["driver"] == "staff:Serve"]
+    assert side["low"]["staff"] == {"Serve": "+0"}
+    assert side["cycle_time_median"][0] == pytest.approx(result["as_is"]["cycle_time_median"])
+    assert side["within_noise"] == [True, False]
+    # no clerk at all is not a quicker queue: nobody would serve (before 2026-12-08 it ran, as a
+    # step with no pool, and came out faster than the as-is)
+    for staff in ("-1", 0):
+        with pytest.raises(PlanningError, match=r"leaves Serve with no one \(it has 1\)") as err:
+            run_replications(model, replications=1, drivers=Drivers(staff={"Serve": staff}))
+        assert "automation: {Serve: 1}" in (err.value.hint or "")
+    with pytest.raises(PlanningError, match="'two' is not a number of people"):
+        run_replications(model, replications=1, drivers=Drivers(staff={"Serve": "two"}))

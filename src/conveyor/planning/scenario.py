@@ -8,7 +8,8 @@ A scenario file (YAML)::
     pools_by: queue                    # optional: a pool per queue (case attribute) and activity
     drivers:
       demand: 1.2                      # arrivals x 1.2
-      staff: {Start Work: "+2"}        # a number replaces the pool; "+2" / "-1" change it
+      staff: {Start Work: "+2"}        # a number replaces the pool; "+2" / "-1" change it (at
+                                       # least 1 stays: to take a step off people, automate it)
                                        # ("Start Work @ Billing": one queue's pool)
       handling: {Classify Ticket: 0.5} # work x 0.5 ("*": every activity)
       automation: {Route Ticket: 0.6}  # share of the step done by an automation
@@ -94,7 +95,7 @@ def _drivers(raw: Any, where: str) -> Drivers:
         raise PlanningError(f"{where}: {exc}", hint="numbers, e.g. demand: 1.2, handling: {Start Work: 0.8}") from None
 
 
-def _sensitivity(spec: dict[str, Any], drivers: Drivers) -> list[tuple[str, Drivers, Drivers]]:
+def _sensitivity(spec: dict[str, Any], drivers: Drivers, model: SimModel) -> list[tuple[str, Drivers, Drivers]]:
     """(label, low, high) per driver: from ``sensitivity`` or around the scenario's own drivers."""
     out = []
     given = spec.get("sensitivity") or {}
@@ -106,7 +107,10 @@ def _sensitivity(spec: dict[str, Any], drivers: Drivers) -> list[tuple[str, Driv
         return out
     out.append(("demand", Drivers(demand=0.8), Drivers(demand=1.2)))
     for name in drivers.staff:
-        out.append((f"staff:{name}", Drivers(staff={name: "-1"}), Drivers(staff={name: "+1"})))
+        # one fewer where every pool it names can spare one: a pool keeps at least one person
+        fewer = Drivers(staff={name: "-1"})
+        spare = all(people >= 1 for _, people, _ in fewer.staffed(model))
+        out.append((f"staff:{name}", fewer if spare else Drivers(staff={name: "+0"}), Drivers(staff={name: "+1"})))
     for name in drivers.handling:
         out.append((f"handling:{name}", Drivers(handling={name: 0.8}), Drivers(handling={name: 1.2})))
     for name in drivers.automation:
@@ -163,7 +167,7 @@ def run_scenario(
     reps = int(replications or spec.get("replications") or 5)
     drivers: Drivers = spec["drivers"]
     drivers.check(model)
-    sens = _sensitivity(spec, drivers)
+    sens = _sensitivity(spec, drivers, model)
     playbooks = spec.get("playbooks") or []
     steps = 2 + 2 * len(sens) + 2 * len(playbooks)
     done = [0]
@@ -250,11 +254,7 @@ def staffing_effects(
                 f"{busy}, {_share(u1 or 0)} with {a}"
             )
         else:
-            reading = (
-                f"{busy}, {_share(u1 or 0)} with {a}"
-                if a
-                else f"{busy}; with no one, its steps take their work with no queue (keep at least 1 to see its queue)"
-            )
+            reading = f"{busy}, {_share(u1 or 0)} with {a}"
             if (u1 or 0) >= 0.95:
                 reading += ": past what it can do, so its queue grows for as long as the simulation runs"
         out.append(

@@ -498,24 +498,45 @@ class Drivers:
                     raise PlanningError(f"automation: {name}: {value} is a share between 0 and 1", field=what)
                 if what == "handling" and float(value) < 0:
                     raise PlanningError(f"handling: {name}: {value} must be 0 or more (0.8: 20% faster)", field=what)
+        for pool, people, name in self.staffed(model):
+            if people < 1 and model.capacity.get(pool, 0) >= 1:
+                # no people is not a pool without a queue: nobody would do the work
+                activity = model.activities[pool[0]]
+                raise PlanningError(
+                    f"staff: {name}: {self.staff[name]} leaves {model.pool_name(pool)} with no one "
+                    f"(it has {model.capacity[pool]}), so nobody would do its steps",
+                    field="staff",
+                    hint=f"keep at least 1, or take the step off people: automation: {{{activity}: 1}}",
+                )
 
     def capacity(self, model: SimModel) -> dict[Pool, int]:
         out = dict(model.capacity)
+        for pool, people, _ in self.staffed(model):
+            out[pool] = max(people, 0)
+        return out
+
+    def staffed(self, model: SimModel) -> list[tuple[Pool, int, str]]:
+        """(pool, people it would have, the staff entry's name) per pool a staff entry changes."""
+        out: list[tuple[Pool, int, str]] = []
         for name, value in self.staff.items():
             activity, at, pool_value = (part.strip() for part in name.partition("@"))
             targets: list[Pool]
             if name == "*":
-                targets = list(out)
+                targets = list(model.capacity)
             elif at:
                 targets = [(model.activities.index(activity), pool_value)]
             else:
                 a = model.activities.index(activity)
-                targets = [p for p in out if p[0] == a] or [(a, None)]
+                targets = [p for p in model.capacity if p[0] == a] or [(a, None)]
+            text = str(value).strip()
+            try:
+                change = int(text)
+            except ValueError:
+                raise PlanningError(
+                    f"staff: {name}: {value!r} is not a number of people", field="staff", hint='2, "+2" or "-1"'
+                ) from None
             for pool in targets:
-                base = out.get(pool, 0)
-                text = str(value).strip()
-                new = base + int(text) if text[:1] in "+-" else int(text)
-                out[pool] = max(new, 0)
+                out.append((pool, model.capacity.get(pool, 0) + change if text[:1] in "+-" else change, name))
         return out
 
     def as_dict(self) -> dict[str, Any]:
