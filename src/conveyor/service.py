@@ -568,10 +568,13 @@ def inventory(
     lead_time_sd_days: float = 0.0,
     order_cost: float = 50.0,
     holding_cost: float = 2.0,
+    freq: str | None = None,
+    date_format: str | None = None,
 ) -> dict[str, Any]:
     """Safety stock, reorder point and order quantity per item: from a saved forecast (its
-    demand and error over the coming periods) or a table of daily demand (its history); with
-    ``on_hand`` (a CSV of item and stock), which items to reorder now."""
+    demand and error over the coming periods) or a table of demand per day, week, month or
+    quarter (its history, ``freq`` guessed from its dates unless given); with ``on_hand`` (a CSV
+    of item and stock), which items to reorder now."""
     from conveyor.planning import reorder_policy
     from conveyor.planning.inventory import daily_from_forecast, read_on_hand
 
@@ -590,8 +593,11 @@ def inventory(
                 "give --forecast NAME, or --id, --date and --value of a demand table",
                 hint="conveyor forecast ... --save demand, then conveyor inventory --forecast demand --lead-time-days 7",
             )
-        series = daily_stats(ws.store, ids=ids, date=date, value=value, dataset=dataset, file=file)
-        source = "history"
+        series = daily_stats(
+            ws.store, ids=ids, date=date, value=value, dataset=dataset, file=file, freq=freq, date_format=date_format
+        )
+        per = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}[series[0]["freq"]] if series else "day"
+        source = f"history (per {per})"
     return reorder_policy(
         series,
         lead_time_days=lead_time_days,

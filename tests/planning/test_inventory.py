@@ -102,3 +102,28 @@ def test_unknown_columns_are_named(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "--id: no column 'sku'" in out.stderr
     assert "day, item, units" in out.stderr
+
+
+def test_a_weekly_table_is_read_per_week(tmp_path: Path) -> None:
+    """Weekly sales (dates as text, a week with no row): the daily mean is the week's over seven
+    days and the daily spread the week's over the root of seven. Before 2026-12-08 the table was
+    read as days of which six in seven sold nothing, which tripled the safety stock."""
+    # Fridays 2026-01-02, -09 (no row: zero), -16: 70, 0, 140 a week
+    (tmp_path / "w.csv").write_text("week,item,units\n02/01/26,A,70\n16/01/26,A,100\n16/01/26,A,40\n")
+    root = init_workspace(tmp_path / "ws")
+    args = ["--file", str(tmp_path / "w.csv"), "--id", "item", "--date", "week", "--value", "units"]
+    out = subprocess.run(
+        [CONVEYOR, "inventory", *args, "--date-format", "%d/%m/%y", "--lead-time-days", "7", "--json", "-w", str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    [a] = result["items"]
+    week_sd = math.sqrt((70**2 + 0 + 70**2) / 2)  # 70, 0, 140 about their mean of 70
+    assert a["daily_mean"] == pytest.approx(10.0)
+    assert a["daily_sd"] == pytest.approx(week_sd / math.sqrt(7), abs=1e-4)
+    assert a["days"] == 21
+    z = 1.6448536269514722
+    assert a["safety_stock"] == math.ceil(z * math.sqrt(7) * week_sd / math.sqrt(7))  # one week's spread
+    assert result["settings"]["demand"] == "history (per week)"

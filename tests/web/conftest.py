@@ -64,6 +64,11 @@ LOCAL: dict[str, tuple[str, ...]] = {
     ),
     "/api/v1/streams/procure-to-pay/opportunities?top=5": ("opportunities", "procure-to-pay", "--top", "5"),
     "/api/v1/streams/order-to-cash/quarantine": ("quarantine", "order-to-cash"),
+    "/api/v1/inventory?dataset=demand_daily&ids=product&date=date&value=units&lead_time_days=7&freq=W": (
+        "inventory",
+        *("--dataset", "demand_daily", "--id", "product", "--date", "date", "--value", "units"),
+        *("--lead-time-days", "7", "--freq", "W"),
+    ),
 }
 
 

@@ -179,6 +179,12 @@ def inventory(
     value: Annotated[str | None, typer.Option(help="Without --forecast: the demand column (units).")] = None,
     dataset: Annotated[str | None, typer.Option(help="A workspace dataset, e.g. demand_daily.")] = None,
     file: Annotated[str | None, typer.Option(help="Or a CSV or Parquet file.")] = None,
+    freq: Annotated[
+        str | None, typer.Option(help="Without --forecast: D, W, M or Q, the table's period (guessed by default).")
+    ] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="The date column's format when it is text, e.g. '%d/%m/%y'.")
+    ] = None,
     service_level: Annotated[float, typer.Option(help="Chance of not running out during a replenishment.")] = 0.95,
     lead_time_sd_days: Annotated[float, typer.Option(help="Standard deviation of the lead time, days.")] = 0.0,
     order_cost: Annotated[float, typer.Option(help="Cost of placing one order.")] = 50.0,
@@ -207,6 +213,8 @@ def inventory(
         lead_time_sd_days=lead_time_sd_days,
         order_cost=order_cost,
         holding_cost=holding_cost,
+        freq=freq,
+        date_format=date_format,
     )
     if json:
         print_json(result)

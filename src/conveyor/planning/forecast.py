@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from conveyor.data.quoting import literal, quote
+from conveyor.data.quoting import quote
 from conveyor.data.store import Store
 from conveyor.planning import boosting
 from conveyor.planning.boosting import NAME as GLOBAL
@@ -150,18 +150,6 @@ def _as_date(value: Any) -> date:
     return out
 
 
-def infer_freq(store: Store, relation: str, date_sql: str) -> str:
-    """D, W, M or Q from the median gap between the table's distinct dates."""
-    row = store.rows(
-        f"SELECT median(g) FROM (SELECT date_diff('day', lag(d) OVER (ORDER BY d), d) AS g "
-        f"FROM (SELECT DISTINCT {date_sql} AS d FROM {relation} WHERE {date_sql} IS NOT NULL))"
-    )
-    gap = row[0][0] if row else None
-    if gap is None:
-        return "D"
-    return "D" if gap < 4 else "W" if gap < 20 else "M" if gap < 60 else "Q"
-
-
 def panel_from_table(
     store: Store,
     *,
@@ -174,37 +162,11 @@ def panel_from_table(
     date_format: str | None = None,
 ) -> Panel:
     """Series from a workspace dataset or a CSV/Parquet file, summed per id and period."""
-    from conveyor.data.series import SeriesError, relation
+    from conveyor.data.series import dated_relation, infer_freq
 
-    rel = relation(store, dataset, file, text=(date_column,) if date_format else ())
-    columns = dict(store.columns(f"SELECT * FROM {rel}"))
-    for col, what in [*((c, "--id") for c in ids), (date_column, "--date"), (value, "--value")]:
-        if col not in columns:
-            raise SeriesError(f"{what}: no column {col!r}", hint=f"its columns: {', '.join(columns)}")
-    where = file or f"dataset {dataset}"
-    if date_format:
-        date_sql = f"CAST(strptime(CAST({quote(date_column)} AS VARCHAR), {literal(date_format)}) AS DATE)"
-    elif columns[date_column].upper().startswith(("DATE", "TIMESTAMP")):
-        date_sql = f"CAST({quote(date_column)} AS DATE)"
-    else:
-        date_sql = f"TRY_CAST({quote(date_column)} AS DATE)"
-        bad = store.rows(
-            f"SELECT {quote(date_column)} FROM {rel} WHERE {date_sql} IS NULL AND {quote(date_column)} IS NOT NULL LIMIT 1"
-        )
-        if bad:
-            raise SeriesError(
-                f"{where}: column {date_column!r} has {bad[0][0]!r}, which is not a date",
-                hint="give its format, e.g. --date-format '%d/%m/%y'",
-            )
-    bad_value = store.rows(
-        f"SELECT {quote(value)} FROM {rel} WHERE TRY_CAST({quote(value)} AS DOUBLE) IS NULL "
-        f"AND {quote(value)} IS NOT NULL AND CAST({quote(value)} AS VARCHAR) NOT IN ('', 'NA') LIMIT 1"
+    rel, date_sql = dated_relation(
+        store, ids=ids, date_column=date_column, value=value, dataset=dataset, file=file, date_format=date_format
     )
-    if bad_value:
-        raise SeriesError(
-            f"{where}: column {value!r} has {bad_value[0][0]!r}, which is not a number",
-            hint="--value names the quantity",
-        )
     freq = (freq or infer_freq(store, rel, date_sql)).upper()
     sel = "".join(f"CAST({quote(c)} AS VARCHAR), " for c in ids)
     rows = store.rows(

@@ -1,7 +1,8 @@
 """How much to keep and when to order, per item, from its daily demand: safety stock for a cycle
 service level, reorder point and economic order quantity.
 
-With mean daily demand ``d``, its standard deviation ``s`` (days without demand count as zero),
+With mean daily demand ``d``, its standard deviation ``s`` (from a weekly or monthly table: the
+period's over its days, and its spread over the root of its days; periods without demand count as zero),
 lead time ``L`` days with standard deviation ``sL``, and ``z`` the normal quantile of the service
 level (the chance of not running out during a replenishment):
 
@@ -20,13 +21,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from conveyor.data.series import PERIOD_DAYS as DAYS
 from conveyor.planning.staffing import PlanningError
 
 __all__ = ["daily_from_forecast", "read_on_hand", "reorder_policy"]
 
 #: the 80% interval's half-width in standard deviations of a normal forecast error
 Z80 = 1.2815515655446004
-DAYS = {"D": 1, "W": 7, "M": 365.25 / 12, "Q": 365.25 / 4}
 
 
 def daily_from_forecast(saved: dict[str, Any]) -> list[dict[str, Any]]:

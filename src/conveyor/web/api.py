@@ -361,6 +361,8 @@ def inventory(
     lead_time_sd_days: Annotated[float, Query(ge=0)] = 0.0,
     order_cost: Annotated[float, Query(gt=0)] = 50.0,
     holding_cost: Annotated[float, Query(gt=0)] = 2.0,
+    freq: Annotated[str | None, Query(description="Without a forecast: D, W, M or Q (guessed by default).")] = None,
+    date_format: Annotated[str | None, Query(description="The date column's format when it is text.")] = None,
 ) -> Response:
     return _json(
         service.inventory(
@@ -377,6 +379,8 @@ def inventory(
             lead_time_sd_days=lead_time_sd_days,
             order_cost=order_cost,
             holding_cost=holding_cost,
+            freq=freq,
+            date_format=date_format,
         )
     )
 
