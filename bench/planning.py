@@ -9,7 +9,10 @@ and speed on real logs. Each figure comes from the CLI a user runs (`conveyor fo
 - Simulation: the as-is against the log (median and 90th percentile cycle time, throughput) with
   the simulated cases per second.
 
-    .venv/bin/python bench/planning.py [--skip-1000]
+- Other real series: the logs' case arrivals and CDNOW's CD sales, per day and per week, with
+  the floor Poisson noise sets on daily counts.
+
+    .venv/bin/python bench/planning.py [--skip-1000] [--other-only]
 """
 
 from __future__ import annotations
@@ -112,10 +115,129 @@ def tiled(path: Path, out: Path, copies: int) -> None:
                 dst.write(f"{parts[0]}-{k}," + ",".join(parts[1:]))
 
 
+#: other real series: case arrivals of event logs (per day, 28 ahead; per week, 8 ahead)
+ARRIVALS = ["helpdesk", "request-for-payment", "sepsis", "bpic2012"]
+CDNOW = DATA.parent / "orders" / "cdnow_sample.txt"
+
+
+def poisson_floor(values: list[float]) -> float:
+    """The MASE ratio to the seasonal naive that a forecast knowing each weekday's true rate would
+    score if the days were Poisson counts at those rates (each weekday's rate: its mean over the
+    last six weeks): E|X - rate| over E|X - Y|, X and Y independent draws. The naive carries
+    last week's noise as well as this week's, so the floor is about 1/sqrt(2) at any level."""
+    import numpy as np
+    from scipy.stats import poisson
+
+    y = np.asarray(values[-42:], float)
+    num = den = 0.0
+    for d in range(7):
+        rate = float(y[d::7].mean())
+        if rate <= 0:
+            continue
+        k = np.arange(int(rate + 12 * rate**0.5 + 20))
+        pmf = poisson.pmf(k, rate)
+        num += float((pmf * np.abs(k - rate)).sum())
+        den += float((np.outer(pmf, pmf) * np.abs(k[:, None] - k[None, :])).sum())
+    return num / den
+
+
+def other_series(ws: Path, tmp: Path) -> list[str]:
+    """Forecasts of other real series: the logs' case arrivals (they must be ingested in ``ws``)
+    and CDNOW's CDs sold, per day and per week."""
+    lines = [
+        "Machine: "
+        + machine()
+        + ". Command: `.venv/bin/python bench/planning.py --other-only` (also run by the full bench).",
+        "",
+        "One series each, 3 rolling-origin windows: 28 days ahead per day, 8 weeks ahead per week.",
+        "",
+        "| series | period | length | recent mean per period | MASE | seasonal naive MASE | ratio | 80% coverage (points) | model | Poisson floor |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    sources: list[tuple[str, list[str]]] = [(f"{name}: cases started", [name]) for name in ARRIVALS]
+    if CDNOW.exists():
+        csv = tmp / "cdnow.csv"
+        with CDNOW.open() as src, csv.open("w") as dst:
+            dst.write("customer,date,cds,dollars\n")
+            for line in src:
+                c, _, day, cds, dollars = line.split()
+                dst.write(f"{c},{day[:4]}-{day[4:6]}-{day[6:]},{cds},{dollars}\n")
+        sources.append(("CDNOW: CDs sold", ["--file", str(csv), "--date", "date", "--value", "cds"]))
+    for label, source in sources:
+        for freq, horizon in (("D", 28), ("W", 8)):
+            r, _ = run(
+                [
+                    CONVEYOR,
+                    "forecast",
+                    *source,
+                    "--freq",
+                    freq,
+                    "--horizon",
+                    str(horizon),
+                    "--json",
+                    "-q",
+                    "-w",
+                    str(ws),
+                    "--save",
+                    "other",
+                ]
+            )
+            r = json.loads((ws / "forecasts" / "other.json").read_text())  # as printed, with its history
+            [series] = r["series"]
+            history = [p["value"] for p in series.get("history") or []]
+            mean = sum(history) / len(history) if history else float("nan")
+            floor = f"{poisson_floor(history):.3f}" if freq == "D" and len(history) >= 42 else "-"
+            if r["mase"] is None:
+                lines.append(
+                    f"| {label} | {r['period']} | {series['length']} | {mean:,.1f} | not measured: too short for "
+                    f"two windows | | | | {series['model']} | {floor} |"
+                )
+            else:
+                points = series["cv_windows"] * horizon
+                lines.append(
+                    f"| {label} | {r['period']} | {series['length']} | {mean:,.1f} | {r['mase']:.3f} | "
+                    f"{r['mase_seasonal_naive']:.3f} | **{r['mase_ratio']:.3f}** | {r['coverage_80']:.1%} ({points}) | "
+                    f"{series['model']} | {floor} |"
+                )
+            print(lines[-1], flush=True)
+    return lines
+
+
+OTHER_READING = [
+    "",
+    "Reading it: per week, the aim (MASE <= 0.75x the seasonal naive's) is met on every series long enough to",
+    "score (helpdesk 0.59x, request-for-payment 0.59x, CDNOW 0.30x; sepsis and bpic2012 span too few weeks",
+    "for two windows, and say so). Per day it is met on CDNOW only (0.70x): these are counts of a few to a",
+    "hundred a day, and the last column is what a forecast that knew each weekday's true rate would score",
+    "if the days were Poisson draws at those rates: about 1/sqrt(2) = 0.71x at any level, because the",
+    "seasonal naive carries last week's noise on top of this week's (0.77x at sepsis's 1.2 a day, where",
+    "zero days are common). The models come within 0.03-0.14 of that floor (CDNOW, whose sales fall through",
+    "its eighteen months, goes below it, as a trend costs the naive more) except on request-for-payment,",
+    "whose last window holds the university's Christmas closure (cases started fall from about 30 a day to",
+    "none from 21 December): a yearly pattern two years of daily data cannot teach (MSTL's yearly season",
+    "needs two whole years before the first window). Intervals: the daily coverage runs 64-96% on 56-84",
+    "points per series (one series, so one bad window moves it by a third); the weekly, 94-100% on 24.",
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-1000", action="store_true", help="Leave out the 1,000-series timing.")
+    parser.add_argument("--other-only", action="store_true", help="Only the forecasts of other real series.")
     args = parser.parse_args()
+    if args.other_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            ws = Path(tmp) / "ws"
+            subprocess.run([CONVEYOR, "init", str(ws)], check=True, capture_output=True)
+            for stream, name in LOGS:
+                if stream in ARRIVALS and (DATA / name).exists():
+                    subprocess.run(
+                        [CONVEYOR, "ingest", str(DATA / name), "--stream", stream, "-q", "-w", str(ws)],
+                        check=True,
+                        capture_output=True,
+                    )
+            record("Planning: forecasts of other real series", other_series(ws, Path(tmp)) + OTHER_READING)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"
         subprocess.run([CONVEYOR, "init", str(ws)], check=True, capture_output=True)
@@ -200,6 +322,7 @@ def main() -> None:
                 f"{hi / a['cycle_time_median'] - 1:+.0%}): {inside} of {SEEDS} |"
             )
             print(lines[-1], flush=True)
+        other = other_series(ws, Path(tmp)) + OTHER_READING
     lines += [
         "",
         "Reading it: the forecast aim (MASE <= 0.75x the seasonal naive's, 80% intervals covering 75-85%) is met on",
@@ -243,6 +366,7 @@ def main() -> None:
         "second, old and new code side by side: the same).",
     ]
     record("Planning: forecasts and simulation", lines)
+    record("Planning: forecasts of other real series", other)
 
 
 if __name__ == "__main__":
