@@ -81,3 +81,31 @@ def test_attributes_are_kept_and_typed(store: Store, logs: Path) -> None:
     case_types = dict(store.columns('"stream_receipt".cases'))
     assert case_types["channel"] == "VARCHAR"
     assert case_types["deadline"] == "TIMESTAMP WITH TIME ZONE"
+
+
+@pytest.mark.realdata
+def test_named_columns_become_case_attributes(store: Store, logs: Path) -> None:
+    """The helpdesk CSV repeats each case's workgroup on every row, without the case: prefix;
+    --case-attribute keeps it per case (its first row's value), so --by and --where can use it."""
+    from conveyor.errors import MappingError
+
+    ingest(store, logs / "helpdesk.csv", stream="helpdesk", case_attributes=["workgroup", "service_type"])
+    case_cols = dict(store.columns('"stream_helpdesk".cases'))
+    event_cols = dict(store.columns('"stream_helpdesk".events'))
+    assert {"workgroup", "service_type"} <= set(case_cols)
+    assert "workgroup" not in event_cols
+    assert "seriousness" in event_cols
+    got = dict(store.rows('SELECT workgroup, count(*) FROM "stream_helpdesk".cases GROUP BY 1'))
+    # each case's value on its first row in the file, counted straight from the CSV
+    first = store.rows(
+        f"""SELECT workgroup, count(*) FROM (
+                SELECT "Case ID", first(workgroup ORDER BY rn) AS workgroup
+                FROM (SELECT *, row_number() OVER () AS rn FROM read_csv_auto('{logs / "helpdesk.csv"}'))
+                GROUP BY 1)
+            GROUP BY 1"""
+    )
+    assert got == dict(first)
+    assert sum(got.values()) == 4_580
+    for name, says in (("nope", "not in the file"), ("Activity", "the activity")):
+        with pytest.raises(MappingError, match=f"column '{name}' given by --case-attribute is {says}"):
+            ingest(store, logs / "helpdesk.csv", stream="other", case_attributes=[name])

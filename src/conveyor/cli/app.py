@@ -86,6 +86,13 @@ def ingest(
         bool | None, typer.Option("--dedupe/--no-dedupe", help="Quarantine exact repeats of an earlier row.")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail, loading nothing, if any row would be quarantined.")] = False,
+    case_attribute: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Keep this column as a case attribute (its value on the case's first row), for --by and "
+            "--where; repeat or comma-separate. Columns named case:NAME are case attributes anyway."
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
@@ -110,6 +117,7 @@ def ingest(
             timezone=timezone,
             dedupe=dedupe,
             strict=strict,
+            case_attributes=[c.strip() for v in case_attribute or [] for c in v.split(",") if c.strip()] or None,
         )
     if json:
         keys = ("stream", "events_loaded", "cases", "quarantined", "already_ingested", "automations")

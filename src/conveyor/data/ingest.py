@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from conveyor.data.quoting import literal, quote
 from conveyor.data.schema import CASE_PREFIX, ColumnMapping, resolve_mapping
 from conveyor.data.sources import Staged, csv_rejects, drop_staged, stage_source, staging_name
 from conveyor.data.store import Store, stream_schema
-from conveyor.errors import ConveyorError, QuarantineError
+from conveyor.errors import ConveyorError, MappingError, QuarantineError
 
 __all__ = ["QUARANTINE_COLUMNS", "TIMESTAMP_FORMATS", "IngestResult", "ingest", "set_case_attribute"]
 
@@ -244,6 +244,7 @@ def ingest(
     strict: bool = False,
     progress: Progress | None = None,
     xes_reader: str = "auto",
+    case_attributes: Sequence[str] = (),
 ) -> IngestResult:
     """Load ``source`` into ``stream``, creating the stream if needed.
 
@@ -255,6 +256,9 @@ def ingest(
     Numeric timestamps count ``timestamp_unit`` ("s", "ms", "us", "ns") since 1970 UTC, detected
     from their size when not given. Appending costs in proportion to the cases the new events touch.
     ``xes_reader="stream"`` skips the fast line-based XES reader (it falls back by itself).
+    Columns named ``case:<name>`` are case attributes; ``case_attributes`` names other columns to
+    keep as case attributes (each case takes the value on its first row), as flat files often
+    repeat a case's attributes on every row without the prefix.
 
     >>> from conveyor.data.store import Store
     >>> import pyarrow as pa
@@ -304,10 +308,29 @@ def ingest(
             resource=resource,
             lifecycle=lifecycle,
         )
+        role_of = {column: role.replace("_", " ") for role, column in mapping.roles().items()}
+        for name in case_attributes:
+            if name not in columns or name in role_of:
+                raise MappingError(
+                    f"column {name!r} given by --case-attribute is "
+                    + (f"the {role_of[name]}" if name in role_of else "not in the file")
+                    + f"; its columns are: {', '.join(columns)}",
+                    file=staged.source,
+                    columns=columns,
+                    hint="pass --case-attribute with another of the columns listed",
+                )
         step("validating", 0.3)
         with store.transaction():
             _ensure_stream_tables(store, schema)
-            load = _Load(store, staged, mapping, stream=stream, schema=schema, started_at=started_at)
+            load = _Load(
+                store,
+                staged,
+                mapping,
+                stream=stream,
+                schema=schema,
+                started_at=started_at,
+                case_attributes=tuple(case_attributes),
+            )
             result = load.run(
                 timezone=timezone,
                 timestamp_format=timestamp_format,
@@ -344,6 +367,7 @@ class _Load:
     case_names: dict[str, str] = field(default_factory=dict)
     ts_format: str | None = None
     stage_row: str = "_row"
+    case_attributes: tuple[str, ...] = ()  # columns without the case: prefix kept per case
 
     @property
     def s(self) -> str:
@@ -392,8 +416,8 @@ class _Load:
         stage = staged.table
         roles = set(mapping.roles().values())
         extras = [c for c, _ in store.columns(stage) if c not in roles and c != "_row"]
-        case_cols = [c for c in extras if c.startswith(CASE_PREFIX)]
-        event_cols = [c for c in extras if not c.startswith(CASE_PREFIX)]
+        case_cols = [c for c in extras if c.startswith(CASE_PREFIX) or c in self.case_attributes]
+        event_cols = [c for c in extras if c not in case_cols]
         source_types = {c: t.upper() for c, t in store.columns(stage)}
         attr_types = _attribute_types(store, staged, extras)
 

@@ -229,6 +229,9 @@ class IngestRequest(BaseModel):
     timezone: str | None = None
     dedupe: bool | None = None
     strict: bool = False
+    case_attributes: list[str] | None = Field(
+        default=None, description="Columns to keep as case attributes (besides those named case:NAME)."
+    )
 
 
 @router.post("/streams/{stream}/ingest", status_code=202, summary="Start loading a file into a stream; poll the job")
