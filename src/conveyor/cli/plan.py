@@ -146,10 +146,14 @@ def staffing(
 
 def _not_for_want_of_people(segment: dict[str, Any]) -> str:
     obs, peak = segment["observed"], segment["peak"]
+    load = (
+        f"its load needs {peak['agents']} at its busiest hour ({peak['day']} {peak['hour']:02d}:00)"
+        if peak["agents"]
+        else "the forecast brings it no cases"
+    )
     return (
-        f"misses its target in the log with {obs['people_per_week']:g} people a week on it, while its load needs "
-        f"{peak['agents']} at its busiest hour ({peak['day']} {peak['hour']:02d}:00): the wait is not for want of "
-        "people; look at how its work is picked up (conveyor bottlenecks with --where on it)"
+        f"misses its target in the log with {obs['people_per_week']:g} people a week on it, while {load}: the wait "
+        "is not for want of people; look at how its work is picked up (conveyor bottlenecks with --where on it)"
     )
 
 
