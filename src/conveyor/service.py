@@ -522,11 +522,13 @@ def staffing_plan(
     filters: Filters | None = None,
     forecast: str | None = None,
     answer_activity: str | None = None,
+    patience_from_log: bool = False,
     save: str | None = None,
 ) -> dict[str, Any]:
     """Agents per hour of the week from the stream's own arrivals (scaled to a saved forecast of
     them when ``forecast`` names one) and work per case; with ``answer_activity``, what the log
-    shows each segment achieved (share answered within the target, people seen)."""
+    shows each segment achieved (share answered within the target, people seen, cases that left
+    without it), and with ``patience_from_log`` Erlang A on the patience mined from those."""
     from conveyor.metrics import load_metrics
     from conveyor.planning import staffing_plan as run
 
@@ -544,6 +546,7 @@ def staffing_plan(
         filters=filters,
         forecast=load_forecast(ws.root, forecast) if forecast else None,
         answer_activity=answer_activity,
+        patience_from_log=patience_from_log,
     )
     if save:
         from conveyor.planning.saved import save as keep

@@ -12,6 +12,7 @@ import sys
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,3 +187,54 @@ def test_a_plan_from_a_stream(tmp_path: Path) -> None:
     assert a["misses_target"]
     assert a["observed"]["people_per_week"] == 1
     assert a["short_of_people"]
+
+
+def test_patience_from_the_log(tmp_path: Path) -> None:
+    """Four Mondays, 20 tickets each from 9 o'clock: 16 reach Work an hour after they open (and
+    close an hour later), 4 are cancelled after three hours without it. Exponential patience from
+    censored waits: (16 x 1 h + 4 x 3 h) / 4 = 7 h; a fifth gave up. --patience-from-log plans the
+    queue with Erlang A on that patience."""
+    root = init_workspace(tmp_path / "ws")
+    lines = ["case_id,activity,timestamp,resource"]
+    for week in range(4):
+        day = 2 + 7 * week
+        for i in range(20):
+            t = f"2026-03-{day:02d}T{{h:02d}}:{i:02d}:00"
+            lines.append(f"T{week}-{i},Open,{t.format(h=9)},desk")
+            if i < 16:
+                lines += [f"T{week}-{i},Work,{t.format(h=10)},agent", f"T{week}-{i},Close,{t.format(h=11)},agent"]
+            else:
+                lines.append(f"T{week}-{i},Cancel,{t.format(h=12)},customer")
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with open_workspace(root) as ws:
+        service.ingest(ws, "t", path=str(path))
+        common: dict[str, Any] = {"service_level": 0.8, "answer_seconds": 1800, "answer_activity": "Work"}
+        seen = service.staffing_plan(ws, "t", **common)
+        plan = service.staffing_plan(ws, "t", patience_from_log=True, **common)
+        with pytest.raises(PlanningError, match="--patience-from-log needs --answer-activity"):
+            service.staffing_plan(ws, "t", service_level=0.8, answer_seconds=1800, patience_from_log=True)
+        with pytest.raises(PlanningError, match="not both"):
+            service.staffing_plan(ws, "t", patience_from_log=True, patience_seconds=60, **common)
+    [s] = seen["segments"]
+    assert s["observed"]["abandoned_share"] == pytest.approx(0.2)
+    assert s["observed"]["patience_seconds"] == pytest.approx(7 * 3600)
+    assert s["observed"]["cases_settled"] == 80
+    assert (seen["settings"]["model"], s["model"], s["patience_seconds"]) == ("erlang_c", "erlang_c", None)
+    [a] = plan["segments"]
+    assert (plan["settings"]["model"], a["model"], a["patience_seconds"]) == ("erlang_a", "erlang_a", 7 * 3600)
+    nine = next(h for h in a["hours"] if h["day"] == "Mon" and h["hour"] == 9)
+    expected = staff(
+        arrivals_per_hour=20,
+        handle_seconds=a["work_seconds_per_case"],
+        service_level=0.8,
+        answer_seconds=1800,
+        patience_seconds=7 * 3600,
+    )
+    assert nine["agents"] == expected["agents"]
+    # the CLI says who gave up and what the plan made of it
+    from conveyor.cli.plan import abandonment_line
+
+    assert abandonment_line(plan) == (
+        "Ended without Work (gave up): all 20.0%, mean patience 7.0h; planned with Erlang A on that patience"
+    )

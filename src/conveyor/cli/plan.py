@@ -58,6 +58,13 @@ def staffing(
         str | None,
         typer.Option(help="With a stream: the activity that answers a case; shows the service each segment got."),
     ] = None,
+    patience_from_log: Annotated[
+        bool,
+        typer.Option(
+            help="With --answer-activity: Erlang A on the patience the log shows (cases that ended without the "
+            "activity gave up), per segment."
+        ),
+    ] = False,
     save: Annotated[
         str | None, typer.Option(help="With a stream: keep the plan in the workspace (planning page, review).")
     ] = None,
@@ -65,7 +72,7 @@ def staffing(
     json: JsonOpt = False,
     filters: Any = None,
 ) -> None:
-    """Agents needed for a service level: Erlang C (Erlang A with --patience-seconds), then the
+    """Agents needed for a service level: Erlang C (Erlang A with --patience-seconds or --patience-from-log), then the
     maximum occupancy and shrinkage. Either from --arrivals-per-hour and --handle-seconds, or per
     hour of the week from a STREAM's arrivals and staff work per case (metrics/STREAM.yaml costs)."""
     common: dict[str, Any] = {
@@ -105,6 +112,7 @@ def staffing(
         filters=filters,
         forecast=forecast,
         answer_activity=answer_activity,
+        patience_from_log=patience_from_log,
         save=save,
         **common,
     )
@@ -142,6 +150,28 @@ def staffing(
     for s in plan["segments"]:
         if s.get("misses_target") and s.get("short_of_people") is False:
             console.print(f"[bold]{s['segment']}[/]: {_not_for_want_of_people(s)}")
+    if answer_activity:
+        left = [s for s in plan["segments"] if (s.get("observed") or {}).get("abandoned_share")]
+        if left:
+            console.print(f"[dim]{abandonment_line(plan)}[/]")
+
+
+def abandonment_line(plan: dict[str, Any]) -> str:
+    """The cases that ended without the answer activity per segment, and what the plan made of it."""
+    from conveyor.metrics.units import human
+
+    parts = []
+    for s in plan["segments"]:
+        obs = s.get("observed") or {}
+        if obs.get("abandoned_share"):
+            patience = f", mean patience {human(obs['patience_seconds'])}" if obs.get("patience_seconds") else ""
+            parts.append(f"{s['segment']} {obs['abandoned_share']:.1%}{patience}")
+    how = (
+        "planned with Erlang A on that patience"
+        if plan["settings"].get("patience_from_log")
+        else "--patience-from-log plans with Erlang A on that patience"
+    )
+    return f"Ended without {plan['settings']['answer_activity']} (gave up): {', '.join(parts)}; {how}"
 
 
 def _not_for_want_of_people(segment: dict[str, Any]) -> str:

@@ -55,8 +55,12 @@ def answered(
 ) -> dict[str, dict[str, Any]]:
     """Per segment, what the log shows of the service the queue gives: the share of cases whose
     first ``activity`` (its start where the log has starts) came within ``answer_seconds`` of the
-    case's arrival, the median wait for it, and the people seen doing it (in all, and in an
-    average week they worked)."""
+    case's arrival, the median wait for it, the people seen doing it (in all, and in an average
+    week they worked), and abandonment: the cases that ended without it (``abandoned_share``,
+    leaving out cases that arrived within ``answer_seconds`` of the extract's end, which may yet
+    be answered) and the callers' mean patience, exponential patience's estimate from censored
+    waits: every case's time in the queue (to its answer, or to its last event when it left
+    unanswered) over the cases that left (``patience_seconds``; none when no case left)."""
     info = stream_info(engine, stream)
     code = info.activity(activity, "--answer-activity")
     if by is not None:
@@ -77,6 +81,27 @@ def answered(
         for r in engine.run(SHARE, params=scope.params, **scope.parts(values=values)):
             entry = out.setdefault(str(r["segment"]), {"answer_activity": activity, "cases_answered": int(r["cases"])})
             entry[column] = round(float(r["mean_v"] if column == "answered_within_target" else r["median_v"]), 4)
+    # abandonment: a case left when it ended without the activity; its wait is censored at its
+    # answer when it got one
+    settled = f"epoch(fc.first_ts) <= (SELECT max(epoch(last_ts)) FROM fc) - {float(answer_seconds)}"
+    queue = "epoch(coalesce(a.t, fc.last_ts)) - epoch(fc.first_ts)"
+    left: dict[str, tuple[int, float]] = {}
+    for column, v in (("abandoned_share", "CASE WHEN a.t IS NULL THEN 1.0 ELSE 0.0 END"), ("queue", queue)):
+        values = (
+            f"{first}, cv AS (SELECT fc.first_ts AS anchor, {v} AS v, {seg} AS seg FROM fc {join} "
+            f"LEFT JOIN a USING (case_idx) WHERE {settled})"
+        )
+        for r in engine.run(SHARE, params=scope.params, **scope.parts(values=values)):
+            name, cases, mean = str(r["segment"]), int(r["cases"]), float(r["mean_v"])
+            if column == "abandoned_share":
+                left[name] = (cases, mean)
+                continue
+            entry = out.setdefault(name, {"answer_activity": activity})
+            share = left.get(name, (cases, 0.0))[1]
+            entry["cases_settled"] = cases
+            entry["abandoned_share"] = round(share, 4)
+            # no time waited by anyone (single-event cases that left): no patience to speak of
+            entry["patience_seconds"] = round(mean / share, 1) if share > 0 and mean > 0 else None
     values = (
         f"cv AS (SELECT coalesce(fe.start_ts, fe.ts) AS anchor, fe.resource AS v, {seg} AS seg FROM fe {join} "
         f"WHERE fe.activity = {code} AND fe.resource IS NOT NULL)"

@@ -32,13 +32,25 @@ def staffing_plan(
     filters: Filters | None = None,
     forecast: dict[str, Any] | None = None,
     answer_activity: str | None = None,
+    patience_from_log: bool = False,
 ) -> dict[str, Any]:
     """Per segment: agents needed in each hour of the week (arrivals scaled by ``growth``), the
     peak, and the agent-hours a week; ``{"stream", "weeks", "settings", "segments": [...]}``.
     With ``forecast`` (a saved forecast of this stream's arrivals, overall or by the same
-    attribute), each segment's week-hour pattern is scaled to the forecast's cases per week."""
+    attribute), each segment's week-hour pattern is scaled to the forecast's cases per week.
+    With ``patience_from_log``, each segment whose cases the log shows leaving without
+    ``answer_activity`` is planned with Erlang A on the patience mined from it (see
+    :func:`conveyor.metrics.workload.answered`), the others with Erlang C."""
     if growth <= 0:
         raise PlanningError(f"--growth: {growth:g} must be above 0 (1.2 means 20% more cases)", field="growth")
+    if patience_from_log and not answer_activity:
+        raise PlanningError(
+            "--patience-from-log needs --answer-activity: abandonment is leaving before it",
+            field="patience_from_log",
+            hint="--answer-activity 'Start Work' --patience-from-log",
+        )
+    if patience_from_log and patience_seconds is not None:
+        raise PlanningError("give --patience-seconds or --patience-from-log, not both", field="patience_from_log")
     load = workload(engine, stream, metrics=metrics, by=by, filters=filters)
     factors = _forecast_growth(forecast, stream, by, load) if forecast is not None else {}
     seen = (
@@ -50,6 +62,7 @@ def staffing_plan(
     for name, seg in sorted(load["segments"].items()):
         handle = seg["work_seconds"]
         growth_here = growth * factors.get(name, 1.0)
+        patience = seen.get(name, {}).get("patience_seconds") if patience_from_log else patience_seconds
         hours: list[dict[str, Any]] = []
         for dow in range(1, 8):
             for hour in range(24):
@@ -72,7 +85,7 @@ def staffing_plan(
                     answer_seconds=answer_seconds,
                     max_occupancy=max_occupancy,
                     shrinkage=shrinkage,
-                    patience_seconds=patience_seconds,
+                    patience_seconds=patience,
                 )
                 hours.append(
                     {
@@ -95,6 +108,8 @@ def staffing_plan(
                 "growth": round(growth_here, 4),
                 "work_seconds_per_case": round(handle, 1),
                 "peak": {"day": peak["day"], "hour": peak["hour"], "agents": peak["agents_with_shrinkage"]},
+                "model": "erlang_c" if patience is None else "erlang_a",
+                "patience_seconds": patience,
                 "agent_hours_per_week": sum(int(h["agents_with_shrinkage"]) for h in hours),
                 "workload_hours_per_week": round(
                     seg["cases"] / max(load["weeks"], 1e-9) * growth_here * handle / 3600, 1
@@ -125,7 +140,8 @@ def staffing_plan(
             "growth": growth,
             "forecast": forecast.get("name") if forecast is not None else None,
             "answer_activity": answer_activity,
-            "model": "erlang_c" if patience_seconds is None else "erlang_a",
+            "patience_from_log": patience_from_log,
+            "model": "erlang_c" if patience_seconds is None and not patience_from_log else "erlang_a",
         },
         "segments": segments,
     }

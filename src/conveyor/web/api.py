@@ -325,6 +325,9 @@ def staffing_plan(
     answer_activity: Annotated[
         str | None, Query(description="The activity that answers a case: its observed service.")
     ] = None,
+    patience_from_log: Annotated[
+        bool, Query(description="Erlang A on the patience the log shows (cases ending without the answer).")
+    ] = False,
     save: Annotated[str | None, Query(description="Keep the plan in the workspace under this name.")] = None,
 ) -> Response:
     return _json(
@@ -341,6 +344,7 @@ def staffing_plan(
             filters=filters,
             forecast=forecast,
             answer_activity=answer_activity,
+            patience_from_log=patience_from_log,
             save=save,
         )
     )
