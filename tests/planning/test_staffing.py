@@ -211,7 +211,8 @@ def test_patience_from_the_log(tmp_path: Path) -> None:
         service.ingest(ws, "t", path=str(path))
         common: dict[str, Any] = {"service_level": 0.8, "answer_seconds": 1800, "answer_activity": "Work"}
         seen = service.staffing_plan(ws, "t", **common)
-        plan = service.staffing_plan(ws, "t", patience_from_log=True, **common)
+        plan = service.staffing_plan(ws, "t", patience_from_log=True, save="desk", **common)
+        service.review(ws, out=str(tmp_path / "review.html"))
         with pytest.raises(PlanningError, match="--patience-from-log needs --answer-activity"):
             service.staffing_plan(ws, "t", service_level=0.8, answer_seconds=1800, patience_from_log=True)
         with pytest.raises(PlanningError, match="not both"):
@@ -237,4 +238,10 @@ def test_patience_from_the_log(tmp_path: Path) -> None:
 
     assert abandonment_line(plan) == (
         "Ended without Work (gave up): all 20.0%, mean patience 7.0h; planned with Erlang A on that patience"
+    )
+    # and so does the review's planning section (the dashboard's Planning page renders the same)
+    html = (tmp_path / "review.html").read_text(encoding="utf-8")
+    assert (
+        'plan-abandonment">Ended without Work (gave up): all 20.0%, mean patience 7.0h: planned with Erlang A'
+        in html
     )
