@@ -242,6 +242,5 @@ def test_patience_from_the_log(tmp_path: Path) -> None:
     # and so does the review's planning section (the dashboard's Planning page renders the same)
     html = (tmp_path / "review.html").read_text(encoding="utf-8")
     assert (
-        'plan-abandonment">Ended without Work (gave up): all 20.0%, mean patience 7.0h: planned with Erlang A'
-        in html
+        'plan-abandonment">Ended without Work (gave up): all 20.0%, mean patience 7.0h: planned with Erlang A' in html
     )
