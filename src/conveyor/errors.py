@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "ConveyorError",
+    "EmptyStreamError",
     "MappingError",
     "QuarantineError",
     "SourceError",
@@ -58,6 +59,17 @@ class StreamNotFoundError(ConveyorError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message otherwise
         return self.message
+
+
+class EmptyStreamError(ConveyorError, ValueError):
+    """The stream exists but holds no events: every row its ingests read was quarantined."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"stream {name!r} holds no events yet: every row ingested into it was quarantined",
+            hint=f"see why with `conveyor quarantine {name}`, fix the rows and ingest the file again",
+        )
+        self.name = name
 
 
 class SourceError(ConveyorError, ValueError):

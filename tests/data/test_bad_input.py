@@ -203,6 +203,55 @@ def test_timestamp_format_flag_and_day_first_detection(store: Store, tmp_path: P
     assert str(store.scalar('SELECT min(ts) FROM "stream_us".events'))[:10] == "2024-04-03"
 
 
+def test_epoch_numbers_written_as_text(store: Store, tmp_path: Path) -> None:
+    """A CSV of seconds (or milliseconds) since 1970 reads as time, the unit told by the numbers'
+    size, and a value that is no number is quarantined; a compact date (20240131) stays a date.
+    Before 2026-12-08 a CSV's numbers were text to the timestamp reader: every row was quarantined."""
+    seconds = tmp_path / "s.csv"
+    seconds.write_text("case_id,activity,timestamp\na,x,1767225600\na,y,1767226200\n")
+    result = ingest(store, seconds, stream="s")
+    assert (result.events_loaded, result.timestamp_format) == (2, "Unix seconds")
+    got = [str(r[0]) for r in store.rows('SELECT ts FROM "stream_s".events ORDER BY seq')]
+    assert got == ["2026-01-01 00:00:00+00:00", "2026-01-01 00:10:00+00:00"]
+    millis = tmp_path / "ms.csv"
+    millis.write_text("case_id,activity,timestamp\na,x,1767225600123\na,y,soon\na,z,1767226200456\n")
+    result = ingest(store, millis, stream="ms")
+    assert (result.events_loaded, result.quarantined) == (2, 1)
+    assert str(store.scalar('SELECT max(ts) FROM "stream_ms".events')) == "2026-01-01 00:10:00.456000+00:00"
+    bad = only_reject(store, "ms")
+    assert (bad["row"], bad["value"], bad["reason"]) == (3, "soon", "unparseable timestamp")
+    compact = tmp_path / "d.csv"
+    compact.write_text("case_id,activity,timestamp\na,x,20240131\na,y,20240201\n")
+    assert ingest(store, compact, stream="d").timestamp_format == "%Y%m%d"
+
+
+def test_a_stream_whose_rows_were_all_quarantined(tmp_path: Path) -> None:
+    """Its rows are in quarantine to inspect; an analysis says the stream holds no events (it
+    was an internal error: no layout tables) and the review leaves it out."""
+    import subprocess
+
+    from conveyor.workspace import init_workspace
+    from tests.conftest import CONVEYOR
+
+    root = init_workspace(tmp_path / "ws")
+    bad = write(tmp_path, "bad.csv", ["c1,Check,yesterday,bob\n"])
+    good = write(tmp_path, "good.csv", GOOD)
+    for path in (bad, good):
+        subprocess.run([*CONVEYOR, "ingest", str(path), "-q", "-w", str(root)], check=True, capture_output=True)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CONVEYOR, *args, "-w", str(root)], capture_output=True, text=True, check=False)
+
+    out = run("durations", "bad")
+    assert out.returncode == 1
+    assert "stream 'bad' holds no events yet: every row ingested into it was quarantined" in out.stderr
+    assert "conveyor quarantine bad" in out.stderr
+    assert "internal error" not in out.stderr
+    assert '"value": "yesterday"' in run("quarantine", "bad", "--json").stdout
+    review = run("review", "-o", str(tmp_path / "r.html"))
+    assert review.returncode == 0, review.stderr
+
+
 def test_timezone_for_naive_timestamps(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "ams.csv"
     path.write_text("case_id,activity,timestamp\na,x,2024-06-01 10:00:00\nb,x,2024-06-01T10:00:00+00:00\n")

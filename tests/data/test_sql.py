@@ -12,7 +12,8 @@ from conveyor.data.summaries import unfiltered_scope
 from conveyor.metrics import QUERY_MODULES as METRICS_QUERY_MODULES
 from conveyor.mining import QUERY_MODULES
 
-for _module in [*QUERY_MODULES, *METRICS_QUERY_MODULES]:  # importing a module registers its queries
+# importing a module registers its queries (the simulation's too, whatever the tests collected first)
+for _module in [*QUERY_MODULES, *METRICS_QUERY_MODULES, "conveyor.planning.simulate"]:
     importlib.import_module(_module)
 
 PARTS = {
@@ -32,6 +33,13 @@ PARTS = {
     "seg_join": "",
     "picked": "SELECT case_idx FROM fc",
     "attr": "region",
+    # the simulation's calibration: pools by a case attribute, the log's own intervals
+    "pool_value": "CAST(c.queue AS VARCHAR)",
+    "pool_join": "JOIN s.cases c USING (case_idx)",
+    "m_lo": "0.48",
+    "m_hi": "0.52",
+    "q_lo": "0.88",
+    "q_hi": "0.92",
 }
 
 

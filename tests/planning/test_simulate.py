@@ -379,3 +379,27 @@ def test_a_queue_in_the_log_is_replayed_and_more_people_shorten_it(tmp_path: Pat
         assert "automation: {Serve: 1}" in (err.value.hint or "")
     with pytest.raises(PlanningError, match="'two' is not a number of people"):
         run_replications(model, replications=1, drivers=Drivers(staff={"Serve": "two"}))
+
+
+def test_a_long_log_is_read_as_an_evenly_spaced_sample(tmp_path: Path) -> None:
+    """Beyond MAX_CASES cases the calibration reads that many, evenly spaced in case order (the
+    same cases on every engine; DuckDB's reservoir sample had no Spark form), and says so."""
+    from conveyor.planning.simulate import MAX_CASES
+
+    cases = MAX_CASES + MAX_CASES // 4
+    rows = ["case_id,activity,timestamp"]
+    for c in range(cases):
+        t = 1_767_225_600 + 60 * c
+        opened, closed = (datetime.fromtimestamp(x, UTC) for x in (t, t + 600 + c % 7 * 60))
+        rows += [f"c{c:06d},Open,{opened:%Y-%m-%d %H:%M:%S}", f"c{c:06d},Close,{closed:%Y-%m-%d %H:%M:%S}"]
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(rows) + "\n")
+    root = init_workspace(tmp_path / "ws")
+    with open_workspace(root) as ws:
+        ingest(ws.store, path, stream="long")
+    with open_workspace(root, read_only=True) as ws:
+        model = calibrate(ws.engine, "long", metrics=StreamMetrics())
+    assert len(model.traces) == MAX_CASES
+    assert f"routes and times from a sample of {MAX_CASES:,} of {cases:,} cases" in model.notes
+    # evenly spaced: four of every five cases, so the steps' times keep their mix of 10-16 minutes
+    assert model.actual["cycle_time_median"] == pytest.approx(13 * 60)

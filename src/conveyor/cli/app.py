@@ -197,7 +197,7 @@ def publish(
     from conveyor.workspace import open_workspace
 
     with handled(), open_workspace(workspace, read_only=True) as ws:
-        names = [stream] if stream else ws.store.stream_names()
+        names = [stream] if stream else [s.name for s in ws.store.streams() if s.events]
         for name in names:
             ws.store.require_stream(name)
             ws.publish(name)

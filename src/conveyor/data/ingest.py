@@ -115,8 +115,8 @@ def _numeric_timestamp(store: Store, staged: Staged, col: str, unit: str | None)
     1e11 is seconds (up to the year 5138), below 1e14 milliseconds, below 1e17 microseconds."""
     if unit is None:
         typical = store.scalar(
-            f"SELECT median(abs(CAST({col} AS DOUBLE))) FROM "
-            f"(SELECT {col} FROM {staged.table} WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
+            f"SELECT median(abs(CAST(x AS DOUBLE))) FROM "
+            f"(SELECT {col} AS x FROM {staged.table} WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
         )
         typical = float(typical or 0)
         unit = "s" if typical < 1e11 else "ms" if typical < 1e14 else "us" if typical < 1e17 else "ns"
@@ -153,9 +153,21 @@ def _timestamp_expr(
         kind.startswith("DECIMAL")
     ):
         return _numeric_timestamp(store, staged, col, unit)
+    return _text_timestamp(store, staged, col, fmt, unit)
+
+
+def _text_timestamp(
+    store: Store, staged: Staged, col: str, fmt: str | None, unit: str | None
+) -> tuple[str, str | None]:
+    """A text timestamp column: ``fmt``, ISO 8601, the common format reading most of a sample, or
+    numbers since the epoch when more of it reads as numbers."""
     text = f"CAST({col} AS VARCHAR)"
     if fmt:
         return f"CAST(try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}') AS TIMESTAMPTZ)", fmt
+    # numbers written as text (a CSV of epoch seconds or milliseconds): the numeric path
+    number = f"TRY_CAST({text} AS DECIMAL(38, 6))"
+    if unit is not None:
+        return _numeric_timestamp(store, staged, number, unit)
     # Pick the format that parses the most of a sample; ISO 8601 (DuckDB's cast) goes first and,
     # when it reads every sampled value, no other format is tried.
     sample = f"(SELECT {text} AS v FROM {staged.table} WHERE {col} IS NOT NULL LIMIT {_SAMPLE})"
@@ -166,6 +178,11 @@ def _timestamp_expr(
     exprs = [str(iso)] + [f"count(try_strptime(v, '{f}'))" for f in TIMESTAMP_FORMATS]
     counts = store.rows(f"SELECT {', '.join(exprs)} FROM {sample}")[0]
     best = max(range(len(candidates)), key=lambda i: (counts[i], -i))
+    numeric = store.scalar(f"SELECT count(TRY_CAST(v AS DECIMAL(38, 6))) FROM {sample}")
+    if numeric > counts[best]:
+        # more of the sample reads as numbers than any date format reads (20240131 is a date):
+        # time since the epoch; a value that is no number is quarantined
+        return _numeric_timestamp(store, staged, number, None)
     if best == 0 or counts[best] == 0:
         return f"TRY_CAST({text} AS TIMESTAMPTZ)", "ISO 8601"
     chosen = candidates[best]

@@ -9,7 +9,7 @@ __all__ = ["quarantine_rows"]
 
 def quarantine_rows(store: Store, stream: str, *, limit: int | None = None) -> list[dict[str, object]]:
     """The stream's rejected rows, oldest first, each with file, row, column, value and reason."""
-    schema = store.require_stream(stream)
+    schema = store.require_stream(stream, events=False)  # all of an ingest may be here
     sql = (
         f'SELECT ingest_id, file, "row", "column", value, reason, record FROM {quote(schema)}.quarantine '
         'ORDER BY ingest_id, "row"'

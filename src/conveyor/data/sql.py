@@ -60,6 +60,10 @@ def _spark_forms(tree: Any) -> Any:
       0-based, so use ``element_at``, which is 1-based and takes negatives too.
     - ``epoch_us(ts)``: ``unix_micros``.
     - ``median``/``quantile_cont``: Spark's ``percentile`` (exact, interpolated like DuckDB's).
+    - ``epoch(ts)``: seconds with their fraction, as DuckDB gives them (SQLGlot's
+      ``unix_timestamp`` drops the fraction).
+    - ``isodow(ts)``: Monday 1 to Sunday 7 from Spark's ``dayofweek`` (Sunday 1 to Saturday 7);
+      SQLGlot's form gives Sunday 2 and Saturday 1.
     """
     from sqlglot import exp
 
@@ -92,6 +96,18 @@ def _spark_forms(tree: Any) -> Any:
             return exp.Anonymous(this="element_at", expressions=[node.this.copy(), index])
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "epoch_us":
             return exp.Anonymous(this="unix_micros", expressions=[e.copy() for e in node.expressions])
+        if isinstance(node, exp.TimeToUnix):
+            micros = exp.Anonymous(this="unix_micros", expressions=[node.this.copy()])
+            return exp.Div(
+                this=exp.Cast(this=micros, to=exp.DataType.build("double")), expression=exp.Literal.number(1_000_000)
+            )
+        if isinstance(node, exp.DayOfWeekIso):
+            sunday_first = exp.Anonymous(this="dayofweek", expressions=[node.this.copy()])
+            shifted = exp.Mod(
+                this=exp.Paren(this=exp.Add(this=sunday_first, expression=exp.Literal.number(5))),
+                expression=exp.Literal.number(7),
+            )
+            return exp.Paren(this=exp.Add(this=shifted, expression=exp.Literal.number(1)))
         if isinstance(node, exp.Median):
             return exp.Anonymous(this="percentile", expressions=[node.this.copy(), exp.Literal.number(0.5)])
         if isinstance(node, exp.PercentileCont) and node.expression is not None:

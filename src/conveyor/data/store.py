@@ -23,7 +23,7 @@ import duckdb
 
 from conveyor.data.quoting import quote
 from conveyor.data.sql import Query, transpile
-from conveyor.errors import ConveyorError, StreamNotFoundError, WorkspaceError
+from conveyor.errors import ConveyorError, EmptyStreamError, StreamNotFoundError, WorkspaceError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -286,11 +286,15 @@ class Store:
     def has_stream(self, name: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM main.streams WHERE name = ?", [name]))
 
-    def require_stream(self, name: str) -> str:
-        """Return the stream's schema, or raise :class:`StreamNotFoundError`."""
+    def require_stream(self, name: str, *, events: bool = True) -> str:
+        """Return the stream's schema, or raise :class:`StreamNotFoundError` (and, with ``events``,
+        :class:`EmptyStreamError` when its ingests loaded nothing, so it has no layout)."""
         if not self.has_stream(name):
             raise StreamNotFoundError(name, known=self.stream_names())
-        return stream_schema(name)
+        schema = stream_schema(name)
+        if events and not self.has_table(schema, "cases"):
+            raise EmptyStreamError(name)
+        return schema
 
     def streams(self) -> list[StreamInfo]:
         """Every stream with its summary figures (kept up to date by ingest)."""

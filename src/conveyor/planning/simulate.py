@@ -65,7 +65,7 @@ __all__ = ["Drivers", "SimModel", "calibrate", "interval95", "run_replications",
 
 HOUR = 3600.0
 WEEK = 168 * HOUR
-#: the most cases a calibration reads (a uniform sample beyond) and a replication simulates
+#: the most cases a calibration reads (an evenly spaced sample beyond) and a replication simulates
 MAX_CASES = 20_000
 #: the spread (standard deviation of the log) of each step time's jitter: a simulated step takes
 #: the copied case's time x exp(JITTER x N(0, 1) - JITTER^2 / 2), mean 1 (measured on six real
@@ -80,9 +80,16 @@ CASES = Query(
            list(epoch(fe.ts) ORDER BY fe.pos) AS ts,
            list(epoch(coalesce(fe.start_ts, fe.ts)) ORDER BY fe.pos) AS starts,
            list(fe.resource ORDER BY fe.pos) AS resources
-    FROM fe JOIN (SELECT case_idx FROM fc USING SAMPLE reservoir(20000 ROWS) REPEATABLE (7)) k USING (case_idx)
+    FROM fe JOIN ({sample}) k USING (case_idx)
     GROUP BY fe.case_idx
-    ORDER BY fe.case_idx""",
+    ORDER BY fe.case_idx""".replace(
+        # at most MAX_CASES cases, evenly spaced in case order: the same cases on every engine (a
+        # random sample's draws are the engine's own)
+        "{sample}",
+        f"""SELECT case_idx FROM (
+            SELECT case_idx, row_number() OVER (ORDER BY case_idx) AS r, count(*) OVER () AS n FROM fc) s
+            WHERE n <= {MAX_CASES} OR floor(r * {MAX_CASES}.0 / n) > floor((r - 1) * {MAX_CASES}.0 / n)""",
+    ),
 )
 SPAN = Query(
     "simulate.span",

@@ -196,7 +196,9 @@ def build_review(
 
     started = time.perf_counter()
     infos = service.streams(ws)
-    known = [s["name"] for s in infos]
+    known = [
+        s["name"] for s in infos if s["events"]
+    ]  # a stream all of whose rows were quarantined has nothing to review
     chosen = streams or known
     for name in chosen:
         ws.engine.require_stream(name)
