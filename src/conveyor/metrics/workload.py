@@ -56,11 +56,12 @@ def answered(
     """Per segment, what the log shows of the service the queue gives: the share of cases whose
     first ``activity`` (its start where the log has starts) came within ``answer_seconds`` of the
     case's arrival, the median wait for it, the people seen doing it (in all, and in an average
-    week they worked), and abandonment: the cases that ended without it (``abandoned_share``,
-    leaving out cases that arrived within ``answer_seconds`` of the extract's end, which may yet
-    be answered) and the callers' mean patience, exponential patience's estimate from censored
-    waits: every case's time in the queue (to its answer, or to its last event when it left
-    unanswered) over the cases that left (``patience_seconds``; none when no case left)."""
+    week they worked), and abandonment: the cases that ended without it (``abandoned_share``;
+    cases that arrived within the segment's 95th percentile wait for it, at least
+    ``answer_seconds``, of the extract's end are left out: they may yet be answered) and the
+    callers' mean patience, exponential patience's estimate from censored waits: every case's
+    time in the queue (to its answer, or to its last event when it left unanswered) over the
+    cases that left (``patience_seconds``; none when no case left)."""
     info = stream_info(engine, stream)
     code = info.activity(activity, "--answer-activity")
     if by is not None:
@@ -82,14 +83,20 @@ def answered(
             entry = out.setdefault(str(r["segment"]), {"answer_activity": activity, "cases_answered": int(r["cases"])})
             entry[column] = round(float(r["mean_v"] if column == "answered_within_target" else r["median_v"]), 4)
     # abandonment: a case left when it ended without the activity; its wait is censored at its
-    # answer when it got one
-    settled = f"epoch(fc.first_ts) <= (SELECT max(epoch(last_ts)) FROM fc) - {float(answer_seconds)}"
-    queue = "epoch(coalesce(a.t, fc.last_ts)) - epoch(fc.first_ts)"
+    # answer when it got one. Cases that arrived within the segment's 95th percentile wait for
+    # the activity (at least answer_seconds) of the extract's end may still be waiting: left out.
+    recent = (
+        f"w AS (SELECT {seg} AS seg, fc.first_ts, fc.last_ts, a.t FROM fc {join} LEFT JOIN a USING (case_idx)), "
+        "m AS (SELECT seg, quantile_cont(epoch(t) - epoch(first_ts), 0.95) AS p95 FROM w WHERE t IS NOT NULL "
+        "GROUP BY seg), e AS (SELECT max(epoch(last_ts)) AS end_s FROM fc)"
+    )
+    settled = f"epoch(w.first_ts) <= e.end_s - greatest({float(answer_seconds)}, coalesce(m.p95, 0))"
+    queue = "epoch(coalesce(w.t, w.last_ts)) - epoch(w.first_ts)"
     left: dict[str, tuple[int, float]] = {}
-    for column, v in (("abandoned_share", "CASE WHEN a.t IS NULL THEN 1.0 ELSE 0.0 END"), ("queue", queue)):
+    for column, v in (("abandoned_share", "CASE WHEN w.t IS NULL THEN 1.0 ELSE 0.0 END"), ("queue", queue)):
         values = (
-            f"{first}, cv AS (SELECT fc.first_ts AS anchor, {v} AS v, {seg} AS seg FROM fc {join} "
-            f"LEFT JOIN a USING (case_idx) WHERE {settled})"
+            f"{first}, {recent}, cv AS (SELECT w.first_ts AS anchor, {v} AS v, w.seg AS seg FROM w "
+            f"LEFT JOIN m USING (seg) CROSS JOIN e WHERE {settled})"
         )
         for r in engine.run(SHARE, params=scope.params, **scope.parts(values=values)):
             name, cases, mean = str(r["segment"]), int(r["cases"]), float(r["mean_v"])
