@@ -523,8 +523,10 @@ class Drivers:
         return out
 
     def staffed(self, model: SimModel) -> list[tuple[Pool, int, str]]:
-        """(pool, people it would have, the staff entry's name) per pool a staff entry changes."""
+        """(pool, people it would have, the staff entry's name) per pool a staff entry changes, the
+        entries applied in turn ("*" then one pool's change adds up)."""
         out: list[tuple[Pool, int, str]] = []
+        current = dict(model.capacity)
         for name, value in self.staff.items():
             activity, at, pool_value = (part.strip() for part in name.partition("@"))
             targets: list[Pool]
@@ -543,7 +545,8 @@ class Drivers:
                     f"staff: {name}: {value!r} is not a number of people", field="staff", hint='2, "+2" or "-1"'
                 ) from None
             for pool in targets:
-                out.append((pool, model.capacity.get(pool, 0) + change if text[:1] in "+-" else change, name))
+                current[pool] = current.get(pool, 0) + change if text[:1] in "+-" else change
+                out.append((pool, current[pool], name))
         return out
 
     def as_dict(self) -> dict[str, Any]:
