@@ -144,6 +144,10 @@ def test_pools_by_queue(tickets: Path) -> None:
     # "Start Work" alone changes each of its pools
     each = Drivers(staff={"Start Work": "+1"}).capacity(model)
     assert {v: each[(start, v)] for v in pools} == {v: c + 1 for v, c in pools.items()}
+    # entries apply in turn: every pool one more, then Billing's two more on top
+    both = Drivers(staff={"Start Work": "+1", "Start Work @ Billing": "+2"}).capacity(model)
+    assert both[(start, "Billing")] == pools["Billing"] + 3
+    assert both[(start, "Network")] == pools["Network"] + 1
     with pytest.raises(PlanningError, match="no pool 'Start Work @ Nowhere'") as err:
         run_replications(model, replications=1, drivers=Drivers(staff={"Start Work @ Nowhere": 2}))
     assert "Start Work @ Billing" in (err.value.hint or "")
