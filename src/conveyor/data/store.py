@@ -304,11 +304,11 @@ class Store:
         return [StreamInfo(*r) for r in rows]
 
     def stream(self, name: str) -> StreamInfo:
-        self.require_stream(name)
+        self.require_stream(name, events=False)  # its figures say 0 events when all were quarantined
         return next(s for s in self.streams() if s.name == name)
 
     def drop_stream(self, name: str) -> None:
-        schema = self.require_stream(name)
+        schema = self.require_stream(name, events=False)
         with self.transaction():
             self.execute(f"DROP SCHEMA {quote(schema)} CASCADE")
             self.execute("DELETE FROM main.streams WHERE name = ?", [name])
