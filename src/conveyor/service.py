@@ -588,7 +588,7 @@ def inventory(
             f"forecast {forecast!r} (its next {saved['horizon']} {saved['period']}s)",
         )
     else:
-        from conveyor.data.series import daily_stats
+        from conveyor.data.series import PERIOD_NAMES, daily_stats
         from conveyor.planning import PlanningError
 
         if not ids or date is None or value is None:
@@ -599,7 +599,7 @@ def inventory(
         series = daily_stats(
             ws.store, ids=ids, date=date, value=value, dataset=dataset, file=file, freq=freq, date_format=date_format
         )
-        per = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}[series[0]["freq"]] if series else "day"
+        per = PERIOD_NAMES[series[0]["freq"]] if series else "day"
         source = f"history (per {per})"
     return reorder_policy(
         series,

@@ -11,7 +11,7 @@ from conveyor.data.quoting import literal, quote
 from conveyor.data.store import Store
 from conveyor.errors import ConveyorError
 
-__all__ = ["PERIOD_DAYS", "SeriesError", "daily_stats", "dated_relation", "infer_freq", "relation"]
+__all__ = ["PERIOD_DAYS", "PERIOD_NAMES", "SeriesError", "daily_stats", "dated_relation", "infer_freq", "relation"]
 
 
 class SeriesError(ConveyorError, ValueError):
@@ -41,7 +41,7 @@ def relation(store: Store, dataset: str | None, file: str | None, *, text: tuple
 
 #: days per period of each frequency (a month and a quarter on average)
 PERIOD_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Q": 365.25 / 4}
-_UNIT = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
+PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
 
 
 def dated_relation(
@@ -118,7 +118,7 @@ def daily_stats(
     row are zero) as the period's mean over its days and its spread over the root of its days
     (days taken as independent): a weekly table is not seven days of which six sold nothing."""
     freq = (freq or "").upper() or None
-    if freq is not None and freq not in _UNIT:
+    if freq is not None and freq not in PERIOD_NAMES:
         raise SeriesError(
             f"--freq: unknown frequency {freq!r}", hint="one of D (day), W (week), M (month), Q (quarter)"
         )
@@ -126,7 +126,7 @@ def daily_stats(
         store, ids=ids, date_column=date, value=value, dataset=dataset, file=file, date_format=date_format
     )
     freq = freq or infer_freq(store, rel, date_sql)
-    unit = literal(_UNIT[freq])
+    unit = literal(PERIOD_NAMES[freq])
     keys = ", ".join(quote(c) for c in ids) or "1"
     sel = "".join(f"{quote(c)}, " for c in ids)
     rows = store.rows(
